@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdminClient } from './admin-client.ts';
+import { CONTROL_PLANE, type Component, ensureBinaries } from './binaries.ts';
+import { createPki } from './pki.ts';
+import { freePort, type ManagedProcess, startProcess, stopProcess, waitFor } from './processes.ts';
+
+export interface LocalCluster {
+  /** Temp dir holding certs, etcd data, kubeconfig and one log file per component. */
+  dir: string;
+  /** Path of an admin kubeconfig (system:masters). */
+  kubeconfig: string;
+  server: string;
+  caPem: string;
+  adminToken: string;
+  binaries: Record<Component, string>;
+  /** Seconds from start for each milestone, for the start-up benchmark. */
+  timings: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+export interface StartClusterOptions {
+  /** Use this directory instead of a fresh temp dir (the CLI keeps a stable one); it is emptied first. */
+  dir?: string;
+  /** How many kwok nodes (default 1). */
+  nodes?: number;
+  log?: (msg: string) => void;
+  /** Keep the directory after stop (logs for debugging). */
+  keepDir?: boolean;
+}
+
+export const SERVICE_CIDR = '10.96.0.0/16';
+export const POD_CIDR = '10.244.0.0/16';
+export const KWOK_NODE_PREFIX = 'kwok-node-';
+
+/**
+ * Starts a real, throwaway control plane on loopback: etcd, kube-apiserver (RBAC, PSA, service-account tokens),
+ * kube-controller-manager (namespace deletion, GC, workloads), kube-scheduler and kwok with fake nodes, so pods become
+ * Running/Ready. Everything binds to 127.0.0.1 on random free ports and lives under one temp dir.
+ */
+export async function startCluster(opts: StartClusterOptions = {}): Promise<LocalCluster> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`[cluster] ${m}\n`));
+  const binaries = await ensureBinaries(CONTROL_PLANE);
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  const mark = (what: string) => {
+    timings[what] = Number(((performance.now() - t0) / 1000).toFixed(2));
+    log(`${what} at ${timings[what]} s`);
+  };
+
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'warroom-cluster-')));
+  if (opts.dir) {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+  }
+  const logDir = join(dir, 'logs');
+  await mkdir(logDir, { recursive: true });
+  const procs: ManagedProcess[] = [];
+  let stopped = false;
+  let keepDir = opts.keepDir ?? false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const p of procs.reverse()) await stopProcess(p);
+    if (!keepDir) await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const pki = await createPki(dir);
+    const caPem = await readFile(pki.caCert, 'utf8');
+    const adminToken = randomBytes(24).toString('hex');
+    await writeFile(join(dir, 'tokens.csv'), `${adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
+
+    const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort] = await Promise.all(
+      Array.from({ length: 6 }, () => freePort()),
+    );
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    const etcd = startProcess(
+      'etcd',
+      binaries.etcd,
+      [
+        '--name=default',
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ],
+      logDir,
+    );
+    procs.push(etcd);
+    await waitFor('etcd /health', async () => (await fetch(`${etcdUrl}/health`)).ok, {
+      timeoutMs: 30_000,
+      process: etcd,
+    });
+    mark('etcd healthy');
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const issuer = 'https://kubernetes.default.svc.cluster.local';
+    const apiserver = startProcess(
+      'kube-apiserver',
+      binaries['kube-apiserver'],
+      [
+        `--etcd-servers=${etcdUrl}`,
+        `--secure-port=${apiPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--cert-dir=${join(dir, 'apiserver')}`,
+        `--tls-cert-file=${pki.servingCert}`,
+        `--tls-private-key-file=${pki.servingKey}`,
+        `--client-ca-file=${pki.caCert}`,
+        `--token-auth-file=${join(dir, 'tokens.csv')}`,
+        '--authorization-mode=Node,RBAC',
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        `--service-account-issuer=${issuer}`,
+        `--api-audiences=${issuer}`,
+        `--service-account-key-file=${pki.saPub}`,
+        `--service-account-signing-key-file=${pki.saKey}`,
+        '--allow-privileged=true',
+        '--kubelet-preferred-address-types=InternalIP',
+        `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+        `--kubelet-client-key=${pki.kubeletClientKey}`,
+        '--profiling=false',
+        '--enable-priority-and-fairness=false',
+        '--event-ttl=1h',
+        '--v=0',
+      ],
+      logDir,
+    );
+    procs.push(apiserver);
+    const admin = new AdminClient(server, caPem, adminToken);
+    await waitFor('kube-apiserver /readyz', async () => (await admin.call('GET', '/readyz')).status === 200, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      process: apiserver,
+    });
+    mark('kube-apiserver ready');
+
+    const kubeconfig = join(dir, 'admin.kubeconfig');
+    await writeFile(kubeconfig, renderKubeconfig(server, caPem, adminToken), { mode: 0o600 });
+
+    procs.push(
+      startProcess(
+        'kube-controller-manager',
+        binaries['kube-controller-manager'],
+        [
+          `--kubeconfig=${kubeconfig}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${kcmPort}`,
+          `--cert-dir=${join(dir, 'kcm')}`,
+          `--root-ca-file=${pki.caCert}`,
+          `--service-account-private-key-file=${pki.saKey}`,
+          '--use-service-account-credentials=false',
+          `--cluster-signing-cert-file=${pki.caCert}`,
+          `--cluster-signing-key-file=${pki.caKey}`,
+          `--service-cluster-ip-range=${SERVICE_CIDR}`,
+          // Namespaces and their children must go quickly in tests; the defaults are tuned for big clusters.
+          '--concurrent-namespace-syncs=5',
+          '--concurrent-gc-syncs=10',
+        ],
+        logDir,
+      ),
+      startProcess(
+        'kube-scheduler',
+        binaries['kube-scheduler'],
+        [
+          `--kubeconfig=${kubeconfig}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${schedPort}`,
+        ],
+        logDir,
+      ),
+      startProcess(
+        'kwok',
+        binaries.kwok,
+        [
+          `--kubeconfig=${kubeconfig}`,
+          '--manage-all-nodes=false',
+          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+          '--manage-nodes-with-label-selector=',
+          '--manage-single-node=',
+          `--cidr=${POD_CIDR}`,
+          '--node-ip=10.244.255.1',
+          '--node-lease-duration-seconds=40',
+          `--server-address=127.0.0.1:${kwokPort}`,
+        ],
+        logDir,
+      ),
+    );
+
+    const nodeCount = opts.nodes ?? 1;
+    for (let i = 0; i < nodeCount; i++) await admin.create('/api/v1/nodes', kwokNode(`${KWOK_NODE_PREFIX}${i}`));
+    await waitFor(
+      'kwok nodes Ready',
+      async () => {
+        const list = await admin.getJson<NodeList>('/api/v1/nodes');
+        const ready = (list?.items ?? []).filter((n) =>
+          n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        return ready.length >= nodeCount;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    mark('kwok node Ready');
+    // Pods can't be admitted until the controller-manager has created the namespace's default ServiceAccount.
+    await waitFor(
+      'default ServiceAccount',
+      async () => (await admin.getJson('/api/v1/namespaces/default/serviceaccounts/default')) !== undefined,
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    mark('cluster ready');
+    return { dir, kubeconfig, server, caPem, adminToken, binaries, timings, stop };
+  } catch (err) {
+    keepDir = true;
+    await stop();
+    throw new Error(`local cluster failed to start (logs kept in ${logDir}): ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+interface NodeList {
+  items: { status?: { conditions?: { type: string; status: string }[] } }[];
+}
+
+function kwokNode(name: string) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'kwok.x-k8s.io/node': 'fake' },
+      labels: {
+        'kubernetes.io/arch': 'amd64',
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/hostname': name,
+        type: 'kwok',
+      },
+    },
+    status: {
+      allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+      capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+    },
+  };
+}
+
+export function renderKubeconfig(server: string, caPem: string, token: string, user = 'admin'): string {
+  const ca = Buffer.from(caPem).toString('base64');
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: warroom-local',
+    '  cluster:',
+    `    server: ${server}`,
+    `    certificate-authority-data: ${ca}`,
+    'users:',
+    `- name: ${user}`,
+    '  user:',
+    `    token: ${token}`,
+    'contexts:',
+    '- name: warroom-local',
+    '  context:',
+    '    cluster: warroom-local',
+    `    user: ${user}`,
+    'current-context: warroom-local',
+    '',
+  ].join('\n');
+}
