@@ -1,0 +1,116 @@
+import { isNotFound } from './errors.ts';
+import { type KubeObject, type ObjectRef, refOf } from './objects.ts';
+import { collectionPath, objectPath } from './resources.ts';
+import type { KubeRest } from './rest.ts';
+
+/** One field manager for every write the operator makes, so SSA ownership is clear and stable across versions. */
+export const FIELD_MANAGER = 'warroom-operator';
+
+const APPLY = 'application/apply-patch+yaml';
+const JSON_PATCH = 'application/json-patch+json';
+
+export interface JsonPatchOp {
+  op: 'add' | 'remove' | 'replace' | 'test';
+  path: string;
+  value?: unknown;
+}
+
+interface ListResult<T> {
+  items: T[];
+  metadata: { resourceVersion?: string; continue?: string };
+}
+
+/** Typed verbs over KubeRest. Callers speak in objects and refs; paths and content types stay in here. */
+export class KubeClient {
+  readonly rest: KubeRest;
+
+  constructor(rest: KubeRest) {
+    this.rest = rest;
+  }
+
+  async get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.rest.request<T>('GET', objectPath(ref));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Lists every page; `namespace` undefined means all namespaces (or a cluster-scoped kind). */
+  async list<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: { namespace?: string; labelSelector?: string } = {},
+  ): Promise<T[]> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await this.rest.request<ListResult<T>>('GET', collectionPath(apiVersion, kind, opts.namespace), {
+        query: { labelSelector: opts.labelSelector, limit: 500, continue: cont },
+      });
+      for (const item of page.items) items.push({ ...item, apiVersion, kind });
+      cont = page.metadata.continue || undefined;
+    } while (cont);
+    return items;
+  }
+
+  /** Server-side apply of the full intent for the fields we own (`force`: a controller owns what it declares). */
+  apply<T extends KubeObject>(obj: KubeObject): Promise<T> {
+    return this.rest.request<T>('PATCH', objectPath(refOf(obj)), {
+      query: { fieldManager: FIELD_MANAGER, force: true },
+      body: obj,
+      contentType: APPLY,
+    });
+  }
+
+  /** Server-side apply on the /status subresource. */
+  applyStatus<T extends KubeObject>(ref: ObjectRef, status: unknown): Promise<T> {
+    const body = {
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { name: ref.name, namespace: ref.namespace },
+      status,
+    };
+    return this.rest.request<T>('PATCH', `${objectPath(ref)}/status`, {
+      query: { fieldManager: FIELD_MANAGER, force: true },
+      body,
+      contentType: APPLY,
+    });
+  }
+
+  /** JSON patch; with a `test` op it fails with 422 instead of clobbering a concurrent change. */
+  jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: JsonPatchOp[]): Promise<T> {
+    return this.rest.request<T>('PATCH', objectPath(ref), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: ops,
+      contentType: JSON_PATCH,
+    });
+  }
+
+  create<T extends KubeObject>(obj: KubeObject): Promise<T> {
+    const { apiVersion, kind, metadata } = obj;
+    return this.rest.request<T>('POST', collectionPath(apiVersion, kind, metadata.namespace), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: obj,
+    });
+  }
+
+  /** Deletes with background propagation; false when it was already gone. */
+  async delete(ref: ObjectRef, opts: { uid?: string } = {}): Promise<boolean> {
+    try {
+      await this.rest.request('DELETE', objectPath(ref), {
+        body: {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          propagationPolicy: 'Background',
+          ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
+        },
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+}
