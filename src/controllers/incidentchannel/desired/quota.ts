@@ -1,0 +1,51 @@
+import type { KubeObject } from '../../../kube/objects.ts';
+import { channelLabels } from '../names.ts';
+import type { BuildContext } from './context.ts';
+
+/**
+ * A war room is small and fixed-size: the quota caps what a compromised pod could spawn, and the LimitRange gives
+ * every container requests/limits so the quota never rejects a sidecar that forgot them.
+ */
+export function buildQuota(ctx: BuildContext): KubeObject[] {
+  const relayPorts = ctx.calls.enabled ? ctx.calls.relayPortMax - ctx.calls.relayPortMin + 1 : 0;
+  const labels = channelLabels(ctx.channel.name);
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      metadata: { name: 'warroom', namespace: ctx.namespace, labels },
+      spec: {
+        hard: {
+          pods: '20',
+          'requests.cpu': '4',
+          'requests.memory': '8Gi',
+          'limits.cpu': '8',
+          'limits.memory': '16Gi',
+          persistentvolumeclaims: '4',
+          'requests.storage': '100Gi',
+          'services.loadbalancers': ctx.calls.enabled ? '1' : '0',
+          // TURN needs one node port per relay port plus the listening port (UDP and TCP share one Service).
+          'services.nodeports': String(ctx.calls.enabled ? relayPorts + 2 : 0),
+          'count/secrets': '30',
+          'count/configmaps': '30',
+          'count/jobs.batch': '5',
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'LimitRange',
+      metadata: { name: 'warroom-defaults', namespace: ctx.namespace, labels },
+      spec: {
+        limits: [
+          {
+            type: 'Container',
+            defaultRequest: { cpu: '50m', memory: '64Mi' },
+            default: { cpu: '1', memory: '1Gi' },
+            max: { cpu: '4', memory: '8Gi' },
+          },
+        ],
+      },
+    },
+  ];
+}
