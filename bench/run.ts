@@ -1,0 +1,16 @@
+// npm run bench -- <name> [args]: runs bench/<name>.ts, which prints its figures.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const dir = fileURLToPath(new URL('.', import.meta.url));
+const available = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+  .map((f) => f.replace(/\.ts$/, ''));
+const [name, ...rest] = process.argv.slice(2);
+if (!name || !existsSync(`${dir}/${name}.ts`)) {
+  console.error(`usage: npm run bench -- <${available.join('|')}> [args]`);
+  process.exit(2);
+}
+const child = spawn(process.execPath, [`${dir}/${name}.ts`, ...rest], { stdio: 'inherit' });
+child.on('exit', (code) => process.exit(code ?? 1));
