@@ -18,6 +18,8 @@ export interface LocalCluster {
   binaries: Record<Component, string>;
   /** Seconds from start for each milestone, for the start-up benchmark. */
   timings: Record<string, number>;
+  /** Stops and starts kube-apiserver on the same port, for tests of watch recovery; resolves when it is ready again. */
+  restartApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,36 +104,32 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
 
     const server = `https://127.0.0.1:${apiPort}`;
     const issuer = 'https://kubernetes.default.svc.cluster.local';
-    const apiserver = startProcess(
-      'kube-apiserver',
-      binaries['kube-apiserver'],
-      [
-        `--etcd-servers=${etcdUrl}`,
-        `--secure-port=${apiPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--cert-dir=${join(dir, 'apiserver')}`,
-        `--tls-cert-file=${pki.servingCert}`,
-        `--tls-private-key-file=${pki.servingKey}`,
-        `--client-ca-file=${pki.caCert}`,
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--authorization-mode=Node,RBAC',
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
-        `--service-account-issuer=${issuer}`,
-        `--api-audiences=${issuer}`,
-        `--service-account-key-file=${pki.saPub}`,
-        `--service-account-signing-key-file=${pki.saKey}`,
-        '--allow-privileged=true',
-        '--kubelet-preferred-address-types=InternalIP',
-        `--kubelet-client-certificate=${pki.kubeletClientCert}`,
-        `--kubelet-client-key=${pki.kubeletClientKey}`,
-        '--profiling=false',
-        '--enable-priority-and-fairness=false',
-        '--event-ttl=1h',
-        '--v=0',
-      ],
-      logDir,
-    );
+    const apiserverArgs = [
+      `--etcd-servers=${etcdUrl}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--cert-dir=${join(dir, 'apiserver')}`,
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=Node,RBAC',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      `--service-account-issuer=${issuer}`,
+      `--api-audiences=${issuer}`,
+      `--service-account-key-file=${pki.saPub}`,
+      `--service-account-signing-key-file=${pki.saKey}`,
+      '--allow-privileged=true',
+      '--kubelet-preferred-address-types=InternalIP',
+      `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+      `--kubelet-client-key=${pki.kubeletClientKey}`,
+      '--profiling=false',
+      '--enable-priority-and-fairness=false',
+      '--event-ttl=1h',
+      '--v=0',
+    ];
+    let apiserver = startProcess('kube-apiserver', binaries['kube-apiserver'], apiserverArgs, logDir);
     procs.push(apiserver);
     const admin = new AdminClient(server, caPem, adminToken);
     await waitFor('kube-apiserver /readyz', async () => (await admin.call('GET', '/readyz')).status === 200, {
@@ -216,7 +214,22 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       { timeoutMs: 60_000, intervalMs: 200 },
     );
     mark('cluster ready');
-    return { dir, kubeconfig, server, caPem, adminToken, binaries, timings, stop };
+    const restartApiServer = async () => {
+      await stopProcess(apiserver);
+      const next = startProcess('kube-apiserver', binaries['kube-apiserver'], apiserverArgs, logDir);
+      procs[procs.indexOf(apiserver)] = next;
+      apiserver = next;
+      await waitFor(
+        'kube-apiserver /readyz after restart',
+        async () => (await admin.call('GET', '/readyz')).status === 200,
+        {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          process: next,
+        },
+      );
+    };
+    return { dir, kubeconfig, server, caPem, adminToken, binaries, timings, restartApiServer, stop };
   } catch (err) {
     keepDir = true;
     await stop();

@@ -19,7 +19,7 @@ export function describeCluster(c: LocalCluster): TestCluster {
   return { kubeconfig: c.kubeconfig, server: c.server, caPem: c.caPem, adminToken: c.adminToken, binaries: c.binaries };
 }
 
-let own: LocalCluster | undefined;
+let own: Promise<LocalCluster> | undefined;
 
 /**
  * The real local control plane for a test file: the run's shared one when `npm test` started it, otherwise (a single
@@ -28,24 +28,38 @@ let own: LocalCluster | undefined;
 export async function startTestCluster(): Promise<TestCluster> {
   const shared = process.env[SHARED_CLUSTER_ENV];
   if (shared) return JSON.parse(readFileSync(shared, 'utf8')) as TestCluster;
-  own ??= await startCluster();
-  return describeCluster(own);
+  own ??= startCluster();
+  return describeCluster(await own);
 }
 
 export async function stopTestCluster(): Promise<void> {
-  await own?.stop();
+  const c = own;
   own = undefined;
+  await (await c)?.stop();
+}
+
+export interface ClusterGetter {
+  (): TestCluster;
+  /** For the file's own `before` hooks: root-level hooks do not wait for each other. */
+  ready(): Promise<TestCluster>;
 }
 
 /** Registers before/after hooks and returns a getter for the cluster, for use at the top of a test file. */
-export function useCluster(): () => TestCluster {
+export function useCluster(): ClusterGetter {
   let cluster: TestCluster | undefined;
-  before(async () => {
-    cluster = await startTestCluster();
-  });
+  let starting: Promise<TestCluster> | undefined;
+  const ready = () => {
+    starting ??= startTestCluster().then((c) => {
+      cluster = c;
+      return c;
+    });
+    return starting;
+  };
+  before(ready);
   after(stopTestCluster);
-  return () => {
-    if (!cluster) throw new Error('cluster not started yet: call the getter inside a test');
+  const get = () => {
+    if (!cluster) throw new Error('cluster not started yet: await cluster.ready() in before hooks');
     return cluster;
   };
+  return Object.assign(get, { ready });
 }

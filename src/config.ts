@@ -1,0 +1,98 @@
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { parseDuration } from './api/v1alpha1/duration.ts';
+
+const duration = (name: string) =>
+  z.string().transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${name}: "${s}" is not a duration like 72h, 90m or 1h30m` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
+const labels = list.transform((pairs, ctx) => {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const [k, v] = p.split('=');
+    if (!k || v === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${p}" is not key=value` });
+      return z.NEVER;
+    }
+    out[k] = v;
+  }
+  return out;
+});
+
+/** Every operator setting, from flags (`--max-ttl=72h`) or env (`WARROOM_MAX_TTL=72h`); flags win. */
+const Config = z.object({
+  kubeconfig: z.string().optional(),
+  maxTtl: duration('--max-ttl').default(30 * 24 * 3_600_000),
+  warnBefore: z
+    .string()
+    .default('1h,10m')
+    .transform((s, ctx) =>
+      s.split(',').map((p) => {
+        const ms = parseDuration(p.trim());
+        if (ms === undefined) ctx.addIssue({ code: 'custom', message: `--warn-before: "${p}" is not a duration` });
+        return ms ?? 0;
+      }),
+    ),
+  workers: z.coerce.number().int().min(1).max(64).default(4),
+  namespace: z.string().min(1).default('warroom-system'),
+  namespacePrefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,9}$/)
+    .default('wr'),
+  identity: z.string().min(1).default(`${hostname()}-${process.pid}`),
+  leaderElect: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  leaseName: z.string().default('warroom-operator'),
+  httpAddress: z.string().default('0.0.0.0'),
+  httpPort: z.coerce.number().int().min(0).max(65535).default(8080),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  podCidrs: list.default(['10.244.0.0/16']),
+  serviceCidrs: list.default(['10.96.0.0/12']),
+  nodeCidrs: list.default([]),
+  dnsNamespace: z.string().default('kube-system'),
+  dnsLabels: labels.default({ 'k8s-app': 'kube-dns' }),
+  ingressNamespaceLabels: labels.default({ 'kubernetes.io/metadata.name': 'ingress-nginx' }),
+  monitoringNamespaceLabels: labels.default({ 'kubernetes.io/metadata.name': 'monitoring' }),
+  resyncPeriod: duration('--resync-period').default(10 * 60_000),
+  /** Only reconcile IncidentChannels matching this label selector (canary an operator version, shard, or test). */
+  channelSelector: z.string().max(1024).optional(),
+});
+
+export type OperatorConfig = z.infer<typeof Config>;
+
+const FLAGS = Object.keys(Config.shape) as (keyof typeof Config.shape)[];
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const envName = (s: string) => `WARROOM_${kebab(s).replace(/-/g, '_').toUpperCase()}`;
+
+/** Parses argv and env; a bad value is a clear one-line error naming the flag, never a stack trace. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(FLAGS.map((f) => [kebab(f), { type: 'string' as const }])),
+    strict: true,
+  });
+  const raw: Record<string, string | undefined> = {};
+  for (const f of FLAGS) raw[f] = (values[kebab(f)] as string | undefined) ?? env[envName(f)];
+  if (!raw.namespace && env.POD_NAMESPACE) raw.namespace = env.POD_NAMESPACE;
+  if (!raw.identity && env.POD_NAME) raw.identity = env.POD_NAME;
+  const parsed = Config.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `--${kebab(String(i.path[0] ?? ''))}: ${i.message}`).join('; ');
+    throw new Error(`invalid operator configuration: ${msg}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,33 @@
+import type { KubeObject } from '../../kube/objects.ts';
+
+export interface ArchiveRecord {
+  location: string;
+  sha256: string;
+  verifiedAt: string;
+  events?: number;
+  headHash?: string;
+}
+
+export type EvidenceOutcome =
+  | { kind: 'archived'; archive: ArchiveRecord }
+  /** Nothing to export: recording is off for this channel, or there is no recorder to ask. */
+  | { kind: 'skipped'; reason: string; message: string }
+  /** The export or its verification failed: the namespace must stay until an admin forces deletion. */
+  | { kind: 'failed'; reason: string; message: string };
+
+/**
+ * The point in teardown where the transcript is sealed, exported and verified BEFORE the namespace goes. The
+ * reconciler only knows this interface; the recorder work plugs the real exporter in.
+ */
+export interface EvidenceHook {
+  export(channel: KubeObject, namespace: string): Promise<EvidenceOutcome>;
+}
+
+/** Used while no recorder is deployed into war rooms: says so plainly in the channel's status. */
+export const noRecorderEvidence: EvidenceHook = {
+  export: async () => ({
+    kind: 'skipped',
+    reason: 'RecorderNotDeployed',
+    message: 'this operator version deploys no recorder, so there is no transcript to archive',
+  }),
+};

@@ -1,0 +1,293 @@
+import { createHash } from 'node:crypto';
+import type { KubeClient } from '../../kube/client.ts';
+import { isNamespaceTerminating } from '../../kube/errors.ts';
+import type { EventInput } from '../../kube/events.ts';
+import type { KubeObject, ObjectRef } from '../../kube/objects.ts';
+import { type ChannelState, channelRef, parseChannel } from './channel.ts';
+import { type BuildContext, buildContext, type OperatorSettings } from './context-from-spec.ts';
+import { buildDesired, PRUNABLE_KINDS } from './desired/index.ts';
+import type { EvidenceHook, EvidenceOutcome } from './evidence-hook.ts';
+import { decideExpiry, type ExpiryPolicy, type TeardownReason } from './expiry.ts';
+import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.ts';
+import { ANNOTATION_CHANNEL_UID, ANNOTATION_FORCE_DELETE, LABEL_CHANNEL, labelValue, namespaceName } from './names.ts';
+import { type ChannelStatus, computeStatus, type Observed, statusEquals, tornDownStatus } from './status.ts';
+
+export interface ReconcileResult {
+  requeueAfter?: number;
+}
+
+export interface ReconcileContext {
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void; debug(o: object, m: string): void };
+}
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  /** The reflector's cache: reconcile reads state from here, never one GET per reconcile. */
+  getChannel(name: string): KubeObject | undefined;
+  now(): Date;
+  emit(channel: KubeObject, ev: EventInput): Promise<void>;
+  evidence: EvidenceHook;
+  expiry: ExpiryPolicy;
+  settings: OperatorSettings;
+  metrics: {
+    teardown(reason: TeardownReason): void;
+    ttlLateness(seconds: number): void;
+    channelReady(secondsSinceCreation: number): void;
+  };
+}
+
+const TEARDOWN_POLL_MS = 2_000;
+
+/**
+ * One IncidentChannel, top to bottom like its lifecycle (the Cluster API shape): get → deletion → finalizer →
+ * validation → expiry/closure → desired state → apply → prune → observe → status → requeue at the next deadline.
+ */
+export class IncidentChannelReconciler {
+  readonly #d: ReconcilerDeps;
+  /** Fingerprint of the desired state last applied per channel, and the resourceVersions our applies produced. */
+  readonly #applied = new Map<string, string>();
+  readonly #ourVersions = new Map<string, string>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  async reconcile(name: string, rc: ReconcileContext): Promise<ReconcileResult> {
+    const obj = this.#d.getChannel(name);
+    if (!obj) {
+      this.#applied.delete(name);
+      return {};
+    }
+    const ref = channelRef(name);
+
+    if (obj.metadata.deletionTimestamp) {
+      if (!hasFinalizer(obj)) return {};
+      const done = await this.#teardown(obj, 'Deleted', rc);
+      if (!done) return { requeueAfter: TEARDOWN_POLL_MS };
+      await removeFinalizer(this.#d.client, ref, obj);
+      this.#applied.delete(name);
+      rc.log.info({}, 'teardown complete; finalizer removed');
+      return {};
+    }
+
+    if (!hasFinalizer(obj)) {
+      await addFinalizer(this.#d.client, ref, obj);
+      return {}; // the update event brings us back with the finalizer in place
+    }
+
+    const parsed = parseChannel(obj);
+    if (!parsed.ok) {
+      await this.#writeStatus(obj, computeStatus(obj, { stalled: parsed.error }, this.#d.now()));
+      await this.#d.emit(obj, { type: 'Warning', reason: 'InvalidSpec', action: 'Validate', note: parsed.error });
+      return {}; // a spec change brings us back; retrying the same spec cannot help
+    }
+    const channel = parsed.channel;
+
+    if (channel.status?.phase === 'Closed' || channel.status?.phase === 'Expired') {
+      return {}; // terminal: the CR stays as the record; nothing is ever rebuilt
+    }
+
+    const decision = decideExpiry(
+      {
+        createdAt: new Date(obj.metadata.creationTimestamp ?? this.#d.now()),
+        ttlMs: channel.ttlMs,
+        closed: channel.spec.closed ?? false,
+        deleting: false,
+        warningsSent: channel.status?.ttlWarningsSent ?? [],
+      },
+      this.#d.now(),
+      this.#d.expiry,
+    );
+    if (decision.action === 'teardown') {
+      const done = await this.#teardown(obj, decision.reason, rc, decision.expiresAt);
+      return done ? {} : { requeueAfter: TEARDOWN_POLL_MS };
+    }
+
+    const ctx = buildContext(channel, this.#d.settings);
+    const observed: Observed = {
+      expiresAt: decision.expiresAt,
+      ttlCapped: decision.ttlCapped,
+      namespace: ctx.namespace,
+    };
+    try {
+      await this.#applyDesired(name, ctx, rc);
+      observed.namespacePhase = await this.#namespacePhase(ctx.namespace);
+    } catch (err) {
+      observed.applyError = describeError(err);
+      await this.#writeStatus(obj, computeStatus(obj, observed, this.#d.now()));
+      throw err;
+    }
+
+    const warningsSent = [...(channel.status?.ttlWarningsSent ?? [])];
+    for (const before of decision.warningsDue) {
+      await this.#d.emit(obj, {
+        type: 'Normal',
+        reason: 'ExpiryWarning',
+        action: 'Warn',
+        note: `the war room closes in ${Math.round(before / 60_000)} min, at ${decision.expiresAt.toISOString()}`,
+      });
+      warningsSent.push(before);
+    }
+    observed.ttlWarningsSent = warningsSent;
+    const status = computeStatus(obj, observed, this.#d.now());
+    const wasReady = channel.status?.phase === 'Ready' || channel.status?.phase === 'Expiring';
+    await this.#writeStatus(obj, status);
+    if (!wasReady && (status.phase === 'Ready' || status.phase === 'Expiring')) {
+      const created = Date.parse(obj.metadata.creationTimestamp ?? '');
+      if (Number.isFinite(created)) this.#d.metrics.channelReady((this.#d.now().getTime() - created) / 1000);
+      await this.#d.emit(obj, {
+        type: 'Normal',
+        reason: 'Ready',
+        action: 'Provision',
+        note: `war room ready in ${ctx.namespace}`,
+      });
+    }
+    return { requeueAfter: decision.requeueAfterMs };
+  }
+
+  /** A child we labelled changed: unless it is the echo of our own apply, the next reconcile must re-apply. */
+  noteChildEvent(child: KubeObject, deleted: boolean): string | undefined {
+    const channel = child.metadata.labels?.[LABEL_CHANNEL];
+    if (!channel) return undefined;
+    const key = objectKey(child);
+    if (!deleted && this.#ourVersions.get(key) === child.metadata.resourceVersion) return undefined;
+    this.#ourVersions.delete(key);
+    for (const name of this.#applied.keys()) {
+      if (labelValue(name) === channel) {
+        this.#applied.delete(name);
+        return name;
+      }
+    }
+    return undefined;
+  }
+
+  async #applyDesired(name: string, ctx: BuildContext, rc: ReconcileContext): Promise<void> {
+    const desired = buildDesired(ctx);
+    const fingerprint = createHash('sha256').update(JSON.stringify(desired)).digest('hex');
+    if (this.#applied.get(name) === fingerprint) return; // idle resync: nothing changed, nothing drifted
+    for (const obj of desired) {
+      try {
+        const live = await this.#d.client.apply<KubeObject>(obj);
+        this.#ourVersions.set(objectKey(obj), live.metadata.resourceVersion ?? '');
+      } catch (err) {
+        if (isNamespaceTerminating(err))
+          throw new Error(`namespace ${ctx.namespace} is terminating; waiting for it to go`);
+        throw err;
+      }
+    }
+    await this.#prune(ctx, desired, rc);
+    this.#applied.set(name, fingerprint);
+  }
+
+  /** Deletes what we labelled for this channel but no longer build (e.g. the Postgres policy after a switch). */
+  async #prune(ctx: BuildContext, desired: KubeObject[], rc: ReconcileContext): Promise<void> {
+    const wanted = new Set(desired.map(objectKey));
+    for (const { apiVersion, kind } of PRUNABLE_KINDS) {
+      const live = await this.#d.client.list(apiVersion, kind, {
+        namespace: ctx.namespace,
+        labelSelector: `${LABEL_CHANNEL}=${labelValue(ctx.channel.name)}`,
+      });
+      for (const obj of live) {
+        if (wanted.has(objectKey(obj))) continue;
+        rc.log.info({ kind, object: obj.metadata.name }, 'pruning an object that is no longer desired');
+        await this.#d.client.delete({ apiVersion, kind, namespace: ctx.namespace, name: obj.metadata.name });
+      }
+    }
+  }
+
+  async #namespacePhase(namespace: string): Promise<string | undefined> {
+    const ns = await this.#d.client.get<KubeObject & { status?: { phase?: string } }>({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      name: namespace,
+    });
+    return ns?.status?.phase;
+  }
+
+  /**
+   * Export and verify the evidence, THEN delete the namespace, then record the terminal phase. Returns true when the
+   * namespace is gone (or never existed); false means "call again shortly".
+   */
+  async #teardown(obj: KubeObject, reason: TeardownReason, rc: ReconcileContext, expiresAt?: Date): Promise<boolean> {
+    const state = (obj as { status?: ChannelState['status'] }).status;
+    const caseId = (obj as { spec?: { caseId?: unknown } }).spec?.caseId;
+    const namespace =
+      state?.namespace ??
+      (typeof caseId === 'string' && obj.metadata.uid ? namespaceName(caseId, obj.metadata.uid) : undefined);
+    const nsRef: ObjectRef = { apiVersion: 'v1', kind: 'Namespace', name: namespace ?? '' };
+    const ns = namespace ? await this.#d.client.get(nsRef) : undefined;
+    const ours = ns && ns.metadata.annotations?.[ANNOTATION_CHANNEL_UID] === obj.metadata.uid;
+
+    if (ours && !ns.metadata.deletionTimestamp) {
+      const evidence: EvidenceOutcome = state?.archive
+        ? { kind: 'archived', archive: state.archive }
+        : await this.#d.evidence.export(obj, namespace ?? '');
+      const forced = obj.metadata.annotations?.[ANNOTATION_FORCE_DELETE] === 'true';
+      if (evidence.kind === 'failed' && !forced) {
+        rc.log.warn({ reason: evidence.reason }, 'evidence could not be verified; keeping the namespace');
+        if (reason !== 'Deleted') {
+          await this.#writeStatus(obj, tornDownStatus(obj, { phase: 'Archiving', reason, evidence }, this.#d.now()));
+        }
+        await this.#d.emit(obj, {
+          type: 'Warning',
+          reason: 'EvidenceNotArchived',
+          action: 'Archive',
+          note: evidence.message,
+        });
+        return false;
+      }
+      if (reason !== 'Deleted') {
+        await this.#writeStatus(obj, tornDownStatus(obj, { phase: 'Archiving', reason, evidence }, this.#d.now()));
+      }
+      await this.#d.client.delete(nsRef, { uid: ns.metadata.uid });
+      if (expiresAt && reason === 'TTLExpired') {
+        this.#d.metrics.ttlLateness(Math.max(0, (this.#d.now().getTime() - expiresAt.getTime()) / 1000));
+      }
+      this.#d.metrics.teardown(reason);
+      rc.log.info({ namespace, reason }, 'namespace delete requested');
+      await this.#d.emit(obj, {
+        type: 'Normal',
+        reason: 'NamespaceDeleted',
+        action: 'Teardown',
+        note: `${teardownWhy(reason)}: deleting namespace ${namespace}`,
+      });
+      return false;
+    }
+    if (ours) return false; // terminating: the namespace controller is still removing its contents
+
+    if (reason !== 'Deleted') {
+      await this.#writeStatus(
+        obj,
+        tornDownStatus(obj, { phase: reason === 'CaseClosed' ? 'Closed' : 'Expired', reason }, this.#d.now()),
+      );
+      await this.#d.emit(obj, {
+        type: 'Normal',
+        reason: reason,
+        action: 'Teardown',
+        note: `${teardownWhy(reason)}; namespace gone`,
+      });
+    }
+    this.#applied.delete(obj.metadata.name);
+    return true;
+  }
+
+  async #writeStatus(obj: KubeObject, status: ChannelStatus): Promise<void> {
+    const current = (obj as { status?: ChannelStatus }).status;
+    if (current && statusEquals(current, status)) return; // an idle resync writes nothing
+    await this.#d.client.applyStatus(channelRef(obj.metadata.name), status);
+  }
+}
+
+const objectKey = (o: KubeObject) => `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+function teardownWhy(reason: TeardownReason): string {
+  return {
+    Deleted: 'the IncidentChannel was deleted',
+    CaseClosed: 'the case was closed',
+    TTLExpired: 'the TTL ran out',
+  }[reason];
+}
+
+function describeError(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 1000);
+}

@@ -1,0 +1,233 @@
+import type { KubeObject } from '../../kube/objects.ts';
+import type { EvidenceOutcome } from './evidence-hook.ts';
+import type { TeardownReason } from './expiry.ts';
+
+export type Phase = 'Pending' | 'Provisioning' | 'Ready' | 'Expiring' | 'Archiving' | 'Closed' | 'Expired' | 'Failed';
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface ChannelStatus {
+  phase: Phase;
+  conditions: Condition[];
+  observedGeneration?: number;
+  namespace?: string;
+  expiresAt?: string;
+  participantCount?: number;
+  ttlWarningsSent?: number[];
+  archive?: { location: string; sha256: string; verifiedAt: string };
+  closedAt?: string;
+}
+
+/** What one reconcile found out; status is a pure function of this plus the previous status. */
+export interface Observed {
+  stalled?: string;
+  namespace?: string;
+  namespacePhase?: string;
+  expiresAt?: Date;
+  ttlCapped?: boolean;
+  applyError?: string;
+  ttlWarningsSent?: number[];
+}
+
+type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
+
+/**
+ * metav1.Condition semantics: lastTransitionTime moves only when status flips, so `kubectl describe` shows how long
+ * a condition has held; every condition carries the generation it was computed from.
+ */
+export function mergeConditions(previous: Condition[], next: Cond[], now: Date, generation?: number): Condition[] {
+  return next.map((c) => {
+    const old = previous.find((p) => p.type === c.type);
+    return {
+      ...c,
+      lastTransitionTime:
+        old && old.status === c.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    };
+  });
+}
+
+const prevStatus = (obj: KubeObject) => (obj as { status?: Partial<ChannelStatus> }).status ?? {};
+const participants = (obj: KubeObject) => {
+  const list = (obj as { spec?: { participants?: unknown } }).spec?.participants;
+  return Array.isArray(list) ? list.length : 0;
+};
+
+/** Status of a live channel (Flux/kstatus style: Ready, Reconciling, Stalled, plus one condition per part). */
+export function computeStatus(obj: KubeObject, o: Observed, now: Date): ChannelStatus {
+  const prev = prevStatus(obj);
+  const generation = obj.metadata.generation;
+  if (o.stalled) {
+    return {
+      ...carry(prev),
+      phase: 'Failed',
+      observedGeneration: generation,
+      participantCount: participants(obj),
+      conditions: mergeConditions(
+        prev.conditions ?? [],
+        [
+          { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: o.stalled },
+          { type: 'Reconciling', status: 'False', reason: 'InvalidSpec', message: 'waiting for a corrected spec' },
+          { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message: o.stalled },
+        ],
+        now,
+        generation,
+      ),
+    };
+  }
+  const nsReady = o.namespacePhase === 'Active';
+  const ready = nsReady && !o.applyError;
+  const warned = (o.ttlWarningsSent ?? []).length > 0;
+  const phase: Phase = ready ? (warned ? 'Expiring' : 'Ready') : 'Provisioning';
+  const conds: Cond[] = [
+    ready
+      ? { type: 'Ready', status: 'True', reason: warned ? 'ExpiringSoon' : 'Provisioned', message: readyMessage(o) }
+      : {
+          type: 'Ready',
+          status: 'False',
+          reason: o.applyError ? 'ApplyFailed' : 'Provisioning',
+          message: o.applyError ?? 'creating the war room',
+        },
+    ready
+      ? { type: 'Reconciling', status: 'False', reason: 'Provisioned', message: 'desired state applied' }
+      : { type: 'Reconciling', status: 'True', reason: 'Provisioning', message: 'applying the desired state' },
+    { type: 'Stalled', status: 'False', reason: 'SpecValid', message: 'the spec is valid' },
+    nsReady
+      ? { type: 'NamespaceReady', status: 'True', reason: 'Active', message: `namespace ${o.namespace} is active` }
+      : {
+          type: 'NamespaceReady',
+          status: 'False',
+          reason: o.namespacePhase ?? 'NotFound',
+          message: `namespace ${o.namespace} is ${o.namespacePhase ?? 'not created yet'}`,
+        },
+  ];
+  return {
+    ...carry(prev),
+    phase,
+    // kstatus: observedGeneration says "this generation was fully acted on" — not when the apply failed.
+    observedGeneration: o.applyError ? prev.observedGeneration : generation,
+    namespace: o.namespace,
+    expiresAt: o.expiresAt?.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    participantCount: participants(obj),
+    ttlWarningsSent: o.ttlWarningsSent ?? prev.ttlWarningsSent ?? [],
+    conditions: mergeConditions(prev.conditions ?? [], conds, now, generation),
+  };
+}
+
+function readyMessage(o: Observed): string {
+  const cap = o.ttlCapped ? ' (ttl capped by the operator --max-ttl)' : '';
+  return `war room ready in ${o.namespace}; expires ${o.expiresAt?.toISOString()}${cap}`;
+}
+
+/** Status during and after teardown: Archiving while evidence is handled, then the terminal Closed/Expired. */
+export function tornDownStatus(
+  obj: KubeObject,
+  t: { phase: 'Archiving' | 'Closed' | 'Expired'; reason: TeardownReason; evidence?: EvidenceOutcome },
+  now: Date,
+): ChannelStatus {
+  const prev = prevStatus(obj);
+  const generation = obj.metadata.generation;
+  const terminal = t.phase !== 'Archiving';
+  const evidenceCond: Cond | undefined =
+    t.evidence?.kind === 'archived'
+      ? {
+          type: 'EvidenceArchived',
+          status: 'True',
+          reason: 'Verified',
+          message: `archive ${t.evidence.archive.location} verified`,
+        }
+      : t.evidence
+        ? {
+            type: 'EvidenceArchived',
+            status: 'False',
+            reason: t.evidence.reason,
+            message: t.evidence.message,
+          }
+        : prev.conditions?.find((c) => c.type === 'EvidenceArchived');
+  const conds: Cond[] = [
+    { type: 'Ready', status: 'False', reason: t.reason, message: terminalMessage(t.reason, terminal) },
+    terminal
+      ? { type: 'Reconciling', status: 'False', reason: t.reason, message: 'torn down' }
+      : {
+          type: 'Reconciling',
+          status: 'True',
+          reason: 'TearingDown',
+          message: 'archiving evidence, then deleting the namespace',
+        },
+    t.evidence?.kind === 'failed'
+      ? {
+          type: 'Stalled',
+          status: 'True',
+          reason: 'EvidenceNotVerified',
+          message: `${t.evidence.message}; set the annotation warroom.dev/force-delete=true to delete anyway`,
+        }
+      : { type: 'Stalled', status: 'False', reason: 'SpecValid', message: 'the spec is valid' },
+    terminal
+      ? {
+          type: 'NamespaceReady',
+          status: 'False',
+          reason: 'Deleted',
+          message: `namespace ${prev.namespace ?? ''} deleted`,
+        }
+      : { type: 'NamespaceReady', status: 'False', reason: 'TearingDown', message: 'the namespace is being torn down' },
+    ...(evidenceCond ? [evidenceCond] : []),
+  ];
+  return {
+    ...carry(prev),
+    phase: t.phase,
+    observedGeneration: generation,
+    participantCount: participants(obj),
+    ...(t.evidence?.kind === 'archived'
+      ? {
+          archive: {
+            location: t.evidence.archive.location,
+            sha256: t.evidence.archive.sha256,
+            verifiedAt: t.evidence.archive.verifiedAt,
+          },
+        }
+      : {}),
+    ...(terminal ? { closedAt: prev.closedAt ?? now.toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+    conditions: mergeConditions(prev.conditions ?? [], conds, now, generation),
+  };
+}
+
+function terminalMessage(reason: TeardownReason, terminal: boolean): string {
+  const why = {
+    Deleted: 'the channel is being deleted',
+    CaseClosed: 'the case was closed',
+    TTLExpired: 'the TTL ran out',
+  }[reason];
+  return terminal ? `${why}; the war room was torn down` : `${why}; tearing the war room down`;
+}
+
+/** Keeps the fields only earlier reconciles know (namespace, archive, warnings) across status rewrites. */
+function carry(prev: Partial<ChannelStatus>): Partial<ChannelStatus> {
+  const { namespace, expiresAt, ttlWarningsSent, archive, closedAt } = prev;
+  return Object.fromEntries(
+    Object.entries({ namespace, expiresAt, ttlWarningsSent, archive, closedAt }).filter(([, v]) => v !== undefined),
+  );
+}
+
+/** Equal for SSA purposes: same content, ignoring key order. */
+export function statusEquals(a: Partial<ChannelStatus>, b: ChannelStatus): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, val) =>
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(
+          Object.entries(val as Record<string, unknown>)
+            .filter(([, x]) => x !== undefined)
+            .sort(([x], [y]) => (x < y ? -1 : 1)),
+        )
+      : val,
+  );
+}

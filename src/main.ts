@@ -1,0 +1,45 @@
+// One image, several entrypoints: `node src/main.ts operator|verify|... [--flags]` (operator is the default).
+import { loadConfig } from './config.ts';
+import { createLogger } from './observability/logger.ts';
+import { startOperator } from './operator.ts';
+
+const ENTRYPOINTS: Record<string, (argv: string[]) => Promise<void>> = {
+  operator: runOperator,
+};
+
+async function runOperator(argv: string[]): Promise<void> {
+  const config = loadConfig(argv);
+  const log = createLogger({ level: config.logLevel });
+  log.info(
+    { identity: config.identity, namespace: config.namespace, leaderElect: config.leaderElect },
+    'starting warroom operator',
+  );
+  const operator = await startOperator({ config, log });
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down: draining reconciles, releasing the lease');
+    operator.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+const [first, ...rest] = process.argv.slice(2);
+const named = first && !first.startsWith('-') ? first : undefined;
+const entry = ENTRYPOINTS[named ?? 'operator'];
+if (!entry) {
+  console.error(`unknown entrypoint "${named}"; expected one of: ${Object.keys(ENTRYPOINTS).join(', ')}`);
+  process.exit(2);
+}
+try {
+  await entry(named ? rest : process.argv.slice(2));
+} catch (err) {
+  // Configuration and startup errors are one clear line, not a stack trace.
+  console.error(`warroom: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}

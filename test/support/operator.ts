@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger, silentLogger } from '../../src/observability/logger.ts';
+import { type Operator, startOperator } from '../../src/operator.ts';
+import { type Clock, realClock } from '../../src/runtime/clock.ts';
+import type { TestCluster } from '../cluster/index.ts';
+import { kubectl } from './kubectl.ts';
+
+export const CRD_FILE = fileURLToPath(new URL('../../crds/incidentchannels.warroom.dev.yaml', import.meta.url));
+
+/** Applies the generated CRD (idempotent, safe from several test files at once) and waits until it is served. */
+export async function installCrd(cluster: TestCluster): Promise<void> {
+  const k = kubectl(cluster);
+  await k.exec(['apply', '--server-side', '--force-conflicts', '-f', CRD_FILE]);
+  await k.exec(['wait', '--for=condition=Established', 'crd/incidentchannels.warroom.dev', '--timeout=60s']);
+  await k.exec(['create', 'namespace', 'warroom-system']).catch(() => undefined);
+}
+
+/** A label unique to one test file, so its operator reconciles only the channels that file creates. */
+export function testShard(): { label: string; value: string; selector: string } {
+  const value = randomBytes(4).toString('hex');
+  return { label: 'warroom.dev/test-shard', value, selector: `warroom.dev/test-shard=${value}` };
+}
+
+/** A clock running `offsetMs` ahead of real time: lets a test see a 10-minute TTL run out in seconds. */
+export function offsetClock(offsetMs: number): Clock {
+  return { ...realClock, now: () => new Date(Date.now() + offsetMs) };
+}
+
+export async function startTestOperator(
+  cluster: TestCluster,
+  opts: { selector: string; clock?: Clock; args?: string[] },
+): Promise<Operator> {
+  const config = loadConfig(
+    [
+      `--kubeconfig=${cluster.kubeconfig}`,
+      '--leader-elect=false',
+      `--channel-selector=${opts.selector}`,
+      '--namespace=warroom-system',
+      '--workers=4',
+      ...(opts.args ?? []),
+    ],
+    {},
+  );
+  // WARROOM_TEST_LOGS=debug shows the operator's own logs while debugging a test.
+  const level = process.env.WARROOM_TEST_LOGS;
+  const log = level ? createLogger({ level: level as 'debug' }) : silentLogger();
+  return startOperator({ config, log, clock: opts.clock });
+}
