@@ -81,7 +81,6 @@ const TTL_PATTERN = '^([0-9]+(\\.[0-9]+)?(h|m|s))+$';
 // registry[:port]/path[:tag][@sha256:digest], lower-case path components as in the distribution spec.
 const IMAGE_PATTERN =
   '^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$';
-const image = () => z.string().max(512).regex(pattern(IMAGE_PATTERN), 'must be an image reference').optional();
 const SHA256_HEX = '^[a-f0-9]{64}$';
 // metav1.Condition, exactly as the apimachinery validation markers define it.
 const CONDITION_TYPE =
@@ -101,6 +100,7 @@ const dnsSubdomain = (max = 253) =>
   z.string().max(max).regex(pattern(DNS_SUBDOMAIN), 'must be a lower-case DNS name (e.g. chat.example.org)');
 const quantity = () =>
   z.string().max(32).regex(pattern(QUANTITY_PATTERN), 'must be a quantity such as "500m" or "1Gi"');
+const image = () => z.string().max(512).regex(pattern(IMAGE_PATTERN), 'must be an image reference').optional();
 const dateTime = () => z.iso.datetime({ offset: true }).max(64);
 const stringSet = (maxItems: number, maxLength: number) =>
   z
