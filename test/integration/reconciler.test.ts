@@ -158,3 +158,18 @@ test('an invalid spec that the CRD admits is Stalled with a readable reason, and
   ]);
   await waitPhase(name, 'Ready');
 });
+
+test('extending the ttl before expiry moves expiresAt by the same amount', async () => {
+  const name = newName('extend');
+  await k().apply(channel(name, { ttl: '24h' }));
+  const before = Date.parse((await waitPhase(name, 'Ready')).status?.expiresAt ?? '');
+  await k().exec(['patch', 'incidentchannel', name, '--type=merge', '-p', '{"spec":{"ttl":"48h"}}']);
+  const moved = await eventually('expiresAt moved', async () => {
+    const c = await getChannel(name);
+    const at = Date.parse(c?.status?.expiresAt ?? '');
+    return at !== before ? at : undefined;
+  });
+  assert.equal(moved - before, 24 * 3_600_000);
+  const c = await getChannel(name);
+  assert.equal(c?.status?.observedGeneration, 2);
+});

@@ -94,7 +94,8 @@ test('default deny both ways; Synapse has no egress with sqlite and only Postgre
 
 test('coturn may reach the internet but never private, metadata or cluster ranges', () => {
   const turn = buildNetworkPolicies(ctx()).find((p) => p.metadata.name === 'turn-egress-internet-only');
-  const block = (turn?.spec as { egress: { to: { ipBlock: { cidr: string; except: string[] } }[] }[] }).egress[0]?.to[0]
+  assert.ok(turn);
+  const block = (turn.spec as { egress: { to: { ipBlock: { cidr: string; except: string[] } }[] }[] }).egress[0]?.to[0]
     ?.ipBlock;
   assert.equal(block?.cidr, '0.0.0.0/0');
   for (const cidr of [
@@ -109,7 +110,8 @@ test('coturn may reach the internet but never private, metadata or cluster range
   }
   assert.ok(block?.except.includes('172.18.0.0/16'), 'node CIDR');
   const ingress = buildNetworkPolicies(ctx()).find((p) => p.metadata.name === 'turn-ingress');
-  assert.deepEqual((ingress?.spec as { ingress: { ports: unknown[] }[] }).ingress[0]?.ports, [
+  assert.ok(ingress);
+  assert.deepEqual((ingress.spec as { ingress: { ports: unknown[] }[] }).ingress[0]?.ports, [
     { protocol: 'UDP', port: 3478 },
     { protocol: 'TCP', port: 3478 },
     { protocol: 'UDP', port: 32000, endPort: 32019 },
