@@ -68,6 +68,15 @@ const Config = z.object({
   ingressNamespaceLabels: labels.default({ 'kubernetes.io/metadata.name': 'ingress-nginx' }),
   monitoringNamespaceLabels: labels.default({ 'kubernetes.io/metadata.name': 'monitoring' }),
   resyncPeriod: duration('--resync-period').default(10 * 60_000),
+  /** Let /healthz, /readyz and /metrics through without a token (kubelet probes, most Prometheus set-ups). */
+  httpAnonymousHealth: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  httpRateLimitBurst: z.coerce.number().int().min(1).default(40),
+  httpRateLimitPerSecond: z.coerce.number().min(0.1).default(20),
+  /** Audiences the status API accepts in bearer tokens (TokenReview); empty = the apiserver's default. */
+  tokenReviewAudiences: list.default([]),
   /** Only reconcile IncidentChannels matching this label selector (canary an operator version, shard, or test). */
   channelSelector: z.string().max(1024).optional(),
 });

@@ -1,5 +1,9 @@
 // One image, several entrypoints: `node src/main.ts operator|verify|... [--flags]` (operator is the default).
 import { loadConfig } from './config.ts';
+import { CachingAuthenticator } from './http/auth.ts';
+import { DEFAULT_RATE_LIMIT } from './http/rate-limit.ts';
+import { createHttpServer, startHttpServer } from './http/server.ts';
+import { TokenReviewer } from './kube/auth.ts';
 import { createLogger } from './observability/logger.ts';
 import { startOperator } from './operator.ts';
 
@@ -15,9 +19,22 @@ async function runOperator(argv: string[]): Promise<void> {
     'starting warroom operator',
   );
   const operator = await startOperator({ config, log });
+  const http = createHttpServer({
+    channels: operator.channels,
+    registry: operator.metrics.registry,
+    httpMetrics: operator.metrics.http,
+    ready: operator.ready,
+    auth: new CachingAuthenticator({
+      reviewer: new TokenReviewer(operator.client.rest, { audiences: config.tokenReviewAudiences }),
+    }),
+    log: log.child({ component: 'http' }),
+    allowAnonymousHealth: config.httpAnonymousHealth,
+    rateLimit: { ...DEFAULT_RATE_LIMIT, burst: config.httpRateLimitBurst, perSecond: config.httpRateLimitPerSecond },
+  });
+  log.info({ url: await startHttpServer(http, config.httpAddress, config.httpPort) }, 'status API listening');
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: draining reconciles, releasing the lease');
-    operator.stop().then(
+    Promise.all([http.close(), operator.stop()]).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err: String(err) }, 'unclean shutdown');

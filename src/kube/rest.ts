@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { type Dispatcher, fetch } from 'undici';
 import { ApiError } from './errors.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -32,6 +32,13 @@ export interface WatchHandle {
 export class KubeRest {
   readonly #kc: KubeConfig;
   readonly server: string;
+  /**
+   * client-node 2.0.1 builds a new undici Agent (a new TLS connection pool) on every call; kept per request that
+   * means a TLS handshake per API call and idle sockets piling up. We keep one and renew it now and then, so a rotated
+   * client certificate or CA file is still picked up.
+   */
+  #dispatcher: { value: Dispatcher | undefined; at: number } | undefined;
+  static readonly DISPATCHER_TTL_MS = 10 * 60_000;
 
   constructor(kc: KubeConfig) {
     this.#kc = kc;
@@ -46,10 +53,36 @@ export class KubeRest {
     return url;
   }
 
-  async #prepare(url: URL, method: string): Promise<RequestContext> {
+  async #prepare(
+    url: URL,
+    method: string,
+  ): Promise<{ getHeaders(): Record<string, string>; getDispatcher(): Dispatcher | undefined }> {
     const ctx = new RequestContext(url.toString(), method as HttpMethod);
     await this.#kc.applySecurityAuthentication(ctx);
-    return ctx;
+    const now = Date.now();
+    if (!this.#dispatcher || now - this.#dispatcher.at > KubeRest.DISPATCHER_TTL_MS) {
+      const old = this.#dispatcher?.value;
+      this.#dispatcher = { value: ctx.getDispatcher() as Dispatcher | undefined, at: now };
+      // close() lets requests in flight (including open watches) finish on the old pool.
+      if (old) setTimeout(() => void old.close().catch(() => undefined), 60_000).unref();
+    } else {
+      void (ctx.getDispatcher() as Dispatcher | undefined)?.close().catch(() => undefined);
+    }
+    const dispatcher = this.#dispatcher.value;
+    return { getHeaders: () => ctx.getHeaders(), getDispatcher: () => dispatcher };
+  }
+
+  /** GET of a non-JSON body (e.g. a PEM served through the apiserver's service proxy). */
+  async getText(path: string, timeoutMs = 10_000): Promise<string> {
+    const url = this.#url(path);
+    const ctx = await this.#prepare(url, 'GET');
+    const res = await fetch(url, {
+      headers: { ...ctx.getHeaders(), accept: '*/*' },
+      dispatcher: ctx.getDispatcher(),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) throw await ApiError.fromResponse('GET', path, res as unknown as Response);
+    return res.text();
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {

@@ -50,6 +50,7 @@ function operatorProcess(selector: string): ChildProcess {
       '--leader-elect=false',
       `--channel-selector=${selector}`,
       '--log-level=warn',
+      '--http-port=0',
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );

@@ -165,15 +165,22 @@ export class IncidentChannelReconciler {
     const desired = buildDesired(ctx);
     const fingerprint = createHash('sha256').update(JSON.stringify(desired)).digest('hex');
     if (this.#applied.get(name) === fingerprint) return; // idle resync: nothing changed, nothing drifted
-    for (const obj of desired) {
-      try {
-        const live = await this.#d.client.apply<KubeObject>(obj);
-        this.#ourVersions.set(objectKey(obj), live.metadata.resourceVersion ?? '');
-      } catch (err) {
-        if (isNamespaceTerminating(err))
-          throw new Error(`namespace ${ctx.namespace} is terminating; waiting for it to go`);
-        throw err;
-      }
+    // Stages keep the guarantees that matter (the namespace exists, then every NetworkPolicy is in place before any
+    // workload, and the provisioning Job comes last); within a stage the applies run in parallel.
+    for (const stage of applyStages(desired)) {
+      await Promise.all(
+        stage.map(async (obj) => {
+          try {
+            const live = await this.#d.client.apply<KubeObject>(obj);
+            this.#ourVersions.set(objectKey(obj), live.metadata.resourceVersion ?? '');
+          } catch (err) {
+            if (isNamespaceTerminating(err)) {
+              throw new Error(`namespace ${ctx.namespace} is terminating; waiting for it to go`);
+            }
+            throw err;
+          }
+        }),
+      );
     }
     await this.#prune(ctx, desired, rc);
     this.#applied.set(name, fingerprint);
@@ -182,17 +189,19 @@ export class IncidentChannelReconciler {
   /** Deletes what we labelled for this channel but no longer build (e.g. the Postgres policy after a switch). */
   async #prune(ctx: BuildContext, desired: KubeObject[], rc: ReconcileContext): Promise<void> {
     const wanted = new Set(desired.map(objectKey));
-    for (const { apiVersion, kind } of PRUNABLE_KINDS) {
-      const live = await this.#d.client.list(apiVersion, kind, {
-        namespace: ctx.namespace,
-        labelSelector: `${LABEL_CHANNEL}=${labelValue(ctx.channel.name)}`,
-      });
-      for (const obj of live) {
-        if (wanted.has(objectKey(obj))) continue;
-        rc.log.info({ kind, object: obj.metadata.name }, 'pruning an object that is no longer desired');
-        await this.#d.client.delete({ apiVersion, kind, namespace: ctx.namespace, name: obj.metadata.name });
-      }
-    }
+    await Promise.all(
+      PRUNABLE_KINDS.map(async ({ apiVersion, kind }) => {
+        const live = await this.#d.client.list(apiVersion, kind, {
+          namespace: ctx.namespace,
+          labelSelector: `${LABEL_CHANNEL}=${labelValue(ctx.channel.name)}`,
+        });
+        for (const obj of live) {
+          if (wanted.has(objectKey(obj))) continue;
+          rc.log.info({ kind, object: obj.metadata.name }, 'pruning an object that is no longer desired');
+          await this.#d.client.delete({ apiVersion, kind, namespace: ctx.namespace, name: obj.metadata.name });
+        }
+      }),
+    );
   }
 
   async #namespacePhase(namespace: string): Promise<string | undefined> {
@@ -276,6 +285,15 @@ export class IncidentChannelReconciler {
     if (current && statusEquals(current, status)) return; // an idle resync writes nothing
     await this.#d.client.applyStatus(channelRef(obj.metadata.name), status);
   }
+}
+
+const STAGE_OF_KIND: Record<string, number> = { Namespace: 0, NetworkPolicy: 1, Job: 3 };
+
+/** Groups the ordered desired objects into stages applied one after another (see #applyDesired). */
+export function applyStages(desired: KubeObject[]): KubeObject[][] {
+  const stages: KubeObject[][] = [[], [], [], []];
+  for (const o of desired) stages[STAGE_OF_KIND[o.kind] ?? 2]?.push(o);
+  return stages.filter((s) => s.length > 0);
 }
 
 const objectKey = (o: KubeObject) => `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;

@@ -1,0 +1,170 @@
+// Reconciler figures on a real local control plane, operator as a child process (its own CPU and RSS):
+//   1. apply → all children applied (status Ready), one channel at a time: p50 / p99 over 100 channels
+//   2. 200 channels applied at once: time until every one is Ready
+//   3. apiserver writes made by the operator during idle resyncs (goal 0)
+//   4. operator RSS with 500 live channels
+//   5. TTL precision: delay from expiresAt to the namespace delete call (in-process operator, clock offset)
+// Sizes can be lowered for a quick run: BENCH_SEQ=20 BENCH_BURST=50 BENCH_LIVE=100 npm run bench -- reconcile
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AdminClient } from '../hack/cluster/admin-client.ts';
+import { startCluster } from '../hack/cluster/local-cluster.ts';
+import { KubeClient } from '../src/kube/client.ts';
+import { loadKubeConfig } from '../src/kube/config.ts';
+import type { KubeObject } from '../src/kube/objects.ts';
+import { Reflector } from '../src/kube/reflector.ts';
+import { KubeRest } from '../src/kube/rest.ts';
+import { describeCluster } from '../test/cluster/index.ts';
+import { installCrd, offsetClock, startTestOperator, testShard } from '../test/support/operator.ts';
+
+const SEQ = Number(process.env.BENCH_SEQ ?? 100);
+const BURST = Number(process.env.BENCH_BURST ?? 200);
+const LIVE = Number(process.env.BENCH_LIVE ?? 500);
+const TTL_N = Number(process.env.BENCH_TTL ?? 20);
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+const local = await startCluster({ log: () => {} });
+const cluster = describeCluster(local);
+await installCrd(cluster);
+const client = new KubeClient(new KubeRest(loadKubeConfig(cluster.kubeconfig)));
+const admin = new AdminClient(cluster.server, cluster.caPem, cluster.adminToken);
+const shard = testShard();
+const readyAt = new Map<string, number>();
+const isReady = (o: KubeObject) =>
+  ['Ready', 'Expiring'].includes((o as { status?: { phase?: string } }).status?.phase ?? '');
+const watcher = new Reflector<KubeObject>({
+  rest: client.rest,
+  apiVersion: 'warroom.dev/v1alpha1',
+  kind: 'IncidentChannel',
+  labelSelector: shard.selector,
+  handlers: {
+    onUpsert: (o) => isReady(o) && !readyAt.has(o.metadata.name) && readyAt.set(o.metadata.name, performance.now()),
+  },
+});
+watcher.start();
+await watcher.waitForSync();
+
+const operator = spawn(
+  process.execPath,
+  [
+    MAIN,
+    'operator',
+    `--kubeconfig=${cluster.kubeconfig}`,
+    '--leader-elect=false',
+    `--channel-selector=${shard.selector}`,
+    '--log-level=warn',
+    '--resync-period=20s',
+    '--workers=8',
+    '--http-port=0',
+  ],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
+);
+const channel = (name: string, ttl = '72h') => ({
+  apiVersion: 'warroom.dev/v1alpha1',
+  kind: 'IncidentChannel',
+  metadata: { name, labels: { [shard.label]: shard.value } },
+  spec: {
+    caseId: name,
+    ttl,
+    participants: [
+      { handle: 'falcon', role: 'lead' },
+      { handle: 'heron', role: 'responder' },
+    ],
+  },
+});
+const waitReady = async (names: string[], timeoutMs: number) => {
+  const deadline = performance.now() + timeoutMs;
+  while (names.some((n) => !readyAt.has(n))) {
+    if (performance.now() > deadline)
+      throw new Error(`${names.filter((n) => !readyAt.has(n)).length} not Ready in time`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+// 1. one at a time
+await new Promise((r) => setTimeout(r, 1500)); // operator caches synced
+const seq: number[] = [];
+for (let i = 0; i < SEQ; i++) {
+  const name = `seq-${i}`;
+  const t0 = performance.now();
+  await client.create(channel(name));
+  await waitReady([name], 30_000);
+  seq.push((readyAt.get(name) ?? 0) - t0);
+}
+console.log(
+  `apply → Ready (all children applied), ${SEQ} channels one at a time: p50 ${ms(pct(seq, 50))}, p99 ${ms(pct(seq, 99))}, max ${ms(Math.max(...seq))}`,
+);
+
+// 2. a burst
+const burst = Array.from({ length: BURST }, (_, i) => `burst-${i}`);
+const t1 = performance.now();
+await Promise.all(burst.map((n) => client.create(channel(n))));
+const created = performance.now() - t1;
+await waitReady(burst, 300_000);
+const burstDone = Math.max(...burst.map((n) => readyAt.get(n) ?? 0)) - t1;
+console.log(
+  `${BURST} channels applied at once: all Ready after ${(burstDone / 1000).toFixed(1)} s (creating them took ${(created / 1000).toFixed(1)} s)`,
+);
+
+// 4. live channels up to LIVE (before the idle measurement so it covers the full set)
+const extra = Array.from({ length: Math.max(0, LIVE - SEQ - BURST) }, (_, i) => `live-${i}`);
+for (let i = 0; i < extra.length; i += 50)
+  await Promise.all(extra.slice(i, i + 50).map((n) => client.create(channel(n))));
+await waitReady(extra, 300_000);
+await new Promise((r) => setTimeout(r, 3000));
+const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${operator.pid}/status`, 'utf8'))?.[1] ?? 0);
+console.log(`operator RSS with ${SEQ + BURST + extra.length} live channels: ${(rssKiB / 1024).toFixed(0)} MiB`);
+
+// 3. idle: writes by the operator across two resync periods (20 s each)
+const writes = async () => {
+  const text = (await admin.call('GET', '/metrics')).body;
+  let n = 0;
+  const ours =
+    /resource="(incidentchannels|namespaces|networkpolicies|resourcequotas|limitranges|serviceaccounts|events)"/;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{') || !/verb="(POST|PUT|PATCH|DELETE|APPLY)"/.test(line)) continue;
+    if (!ours.test(line) || /component="(?!apiserver)/.test(line)) continue;
+    n += Number(line.split(' ').at(-1));
+  }
+  return n;
+};
+const w0 = await writes();
+await new Promise((r) => setTimeout(r, 45_000));
+const w1 = await writes();
+console.log(`apiserver writes during 45 s idle (two resyncs of ${SEQ + BURST + extra.length} channels): ${w1 - w0}`);
+
+operator.kill('SIGTERM');
+await new Promise((r) => operator.once('exit', r));
+
+// 5. TTL precision: channels expiring a few seconds apart, seen by a clock 9 min 40 s ahead
+const ttlShard = testShard();
+const inproc = await startTestOperator(cluster, { selector: ttlShard.selector, clock: offsetClock(580_000) });
+const ttlNames = Array.from({ length: TTL_N }, (_, i) => `ttl-${i}`);
+for (const n of ttlNames) {
+  await client.create({ ...channel(n, '10m'), metadata: { name: n, labels: { [ttlShard.label]: ttlShard.value } } });
+  await new Promise((r) => setTimeout(r, 300));
+}
+const histo = async () => {
+  const text = await inproc.metrics.registry.getSingleMetricAsString('warroom_ttl_lateness_seconds');
+  const count = Number(/_count \d*\s*(\d+)|_count (\d+)/.exec(text)?.slice(1).find(Boolean) ?? 0);
+  const sum = Number(/warroom_ttl_lateness_seconds_sum (\S+)/.exec(text)?.[1] ?? 0);
+  const buckets = [...text.matchAll(/le="([^"]+)"\} (\d+)/g)].map((m) => ({ le: m[1] ?? '', n: Number(m[2]) }));
+  return { count, sum, buckets };
+};
+const deadline = performance.now() + 120_000;
+let h = await histo();
+while (h.count < TTL_N && performance.now() < deadline) {
+  await new Promise((r) => setTimeout(r, 500));
+  h = await histo();
+}
+const p99Bucket = h.buckets.find((b) => b.n >= Math.ceil(0.99 * h.count))?.le;
+console.log(
+  `TTL precision over ${h.count} expiries: mean ${((h.sum / Math.max(1, h.count)) * 1000).toFixed(0)} ms from expiresAt to the namespace delete call; p99 ≤ ${p99Bucket} s (histogram bucket)`,
+);
+await inproc.stop();
+await watcher.stop();
+await local.stop();

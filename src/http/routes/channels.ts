@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { channelAccess } from '../../kube/auth.ts';
+import type { KubeObject } from '../../kube/objects.ts';
+import { ChannelDetail, ChannelList, ChannelListQuery, ChannelParams } from '../channel-schemas.ts';
+import { channelPhase, toChannelDetail, toChannelSummary } from '../channel-view.ts';
+import { errorResponses, HttpError } from '../errors.ts';
+
+/** Where channels come from: the operator's reflector cache (every replica has one), never the apiserver per request. */
+export interface ChannelSource {
+  list(): KubeObject[];
+  get(name: string): KubeObject | undefined;
+}
+
+type ListQuery = z.output<typeof ChannelListQuery>;
+type Params = z.output<typeof ChannelParams>;
+
+const byName = (a: KubeObject, b: KubeObject) =>
+  a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+
+export function channelRoutes(app: FastifyInstance, deps: { channels: ChannelSource; now: () => number }): void {
+  const security = [{ bearer: [] }];
+  app.get(
+    '/api/v1/channels',
+    {
+      schema: {
+        summary: 'List IncidentChannels',
+        description: 'Needs `list` on incidentchannels.warroom.dev.',
+        tags: ['channels'],
+        security,
+        querystring: ChannelListQuery,
+        response: { 200: ChannelList, ...errorResponses(400, 401, 403, 429, 503) },
+      },
+      config: { access: { attributes: () => channelAccess('list') } },
+    },
+    async (request) => {
+      const { phase } = request.query as ListQuery;
+      const now = deps.now();
+      const items = deps.channels
+        .list()
+        .filter((c) => phase === undefined || channelPhase(c) === phase)
+        .sort(byName)
+        .map((c) => toChannelSummary(c, now));
+      return { items, count: items.length };
+    },
+  );
+  app.get(
+    '/api/v1/channels/:name',
+    {
+      schema: {
+        summary: 'Get one IncidentChannel',
+        description: 'Needs `get` on the named incidentchannels.warroom.dev object.',
+        tags: ['channels'],
+        security,
+        params: ChannelParams,
+        response: { 200: ChannelDetail, ...errorResponses(400, 401, 403, 404, 429, 503) },
+      },
+      config: { access: { attributes: (request) => channelAccess('get', (request.params as Params).name) } },
+    },
+    async (request) => {
+      const { name } = request.params as Params;
+      const channel = deps.channels.get(name);
+      if (!channel) throw new HttpError(404, `incidentchannel "${name}" not found`);
+      return toChannelDetail(channel, deps.now());
+    },
+  );
+}
