@@ -23,6 +23,8 @@ export interface ChannelStatus {
   ttlWarningsSent?: number[];
   archive?: { location: string; sha256: string; verifiedAt: string };
   closedAt?: string;
+  endpoints?: { element?: string; homeserver?: string; turn?: string };
+  credentialsSecret?: string;
 }
 
 /** What one reconcile found out; status is a pure function of this plus the previous status. */
@@ -34,6 +36,14 @@ export interface Observed {
   ttlCapped?: boolean;
   applyError?: string;
   ttlWarningsSent?: number[];
+  /** Per-part conditions (SynapseReady, ElementReady, TurnReady, UsersProvisioned), from the live workloads. */
+  components?: { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[];
+  /** Secrets created once and sealed; a failure (controller unreachable) stalls the channel with its reason. */
+  secrets?: { ok: true; total: number } | { ok: false; reason: string; message: string };
+  /** Images not pinned by digest: a warning, not a blocker. */
+  imagesWithoutDigest?: string[];
+  endpoints?: ChannelStatus['endpoints'];
+  credentialsSecret?: string;
 }
 
 type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
@@ -83,22 +93,33 @@ export function computeStatus(obj: KubeObject, o: Observed, now: Date): ChannelS
     };
   }
   const nsReady = o.namespacePhase === 'Active';
-  const ready = nsReady && !o.applyError;
+  const parts = o.components ?? [];
+  const notReady = parts.filter((c) => c.status !== 'True');
+  const secretsOk = o.secrets === undefined || o.secrets.ok;
+  const secretsStall = o.secrets && !o.secrets.ok ? o.secrets : undefined;
+  const ready = nsReady && !o.applyError && secretsOk && notReady.length === 0;
   const warned = (o.ttlWarningsSent ?? []).length > 0;
   const phase: Phase = ready ? (warned ? 'Expiring' : 'Ready') : 'Provisioning';
+  const waitingFor = [
+    ...(nsReady ? [] : ['the namespace']),
+    ...(secretsOk ? [] : ['the secrets']),
+    ...notReady.map((c) => c.message),
+  ];
   const conds: Cond[] = [
     ready
       ? { type: 'Ready', status: 'True', reason: warned ? 'ExpiringSoon' : 'Provisioned', message: readyMessage(o) }
       : {
           type: 'Ready',
           status: 'False',
-          reason: o.applyError ? 'ApplyFailed' : 'Provisioning',
-          message: o.applyError ?? 'creating the war room',
+          reason: o.applyError ? 'ApplyFailed' : (secretsStall?.reason ?? notReady[0]?.reason ?? 'Provisioning'),
+          message: o.applyError ?? secretsStall?.message ?? `waiting for ${waitingFor.join('; ') || 'the war room'}`,
         },
     ready
-      ? { type: 'Reconciling', status: 'False', reason: 'Provisioned', message: 'desired state applied' }
-      : { type: 'Reconciling', status: 'True', reason: 'Provisioning', message: 'applying the desired state' },
-    { type: 'Stalled', status: 'False', reason: 'SpecValid', message: 'the spec is valid' },
+      ? { type: 'Reconciling', status: 'False', reason: 'Provisioned', message: 'desired state applied and up' }
+      : { type: 'Reconciling', status: 'True', reason: 'Provisioning', message: 'building the war room' },
+    secretsStall
+      ? { type: 'Stalled', status: 'True', reason: secretsStall.reason, message: secretsStall.message }
+      : { type: 'Stalled', status: 'False', reason: 'SpecValid', message: 'the spec is valid' },
     nsReady
       ? { type: 'NamespaceReady', status: 'True', reason: 'Active', message: `namespace ${o.namespace} is active` }
       : {
@@ -107,6 +128,36 @@ export function computeStatus(obj: KubeObject, o: Observed, now: Date): ChannelS
           reason: o.namespacePhase ?? 'NotFound',
           message: `namespace ${o.namespace} is ${o.namespacePhase ?? 'not created yet'}`,
         },
+    ...(o.secrets
+      ? [
+          o.secrets.ok
+            ? {
+                type: 'SecretsSealed',
+                status: 'True' as const,
+                reason: 'Created',
+                message: `${o.secrets.total} secrets in place`,
+              }
+            : { type: 'SecretsSealed', status: 'False' as const, reason: o.secrets.reason, message: o.secrets.message },
+        ]
+      : []),
+    ...parts.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
+    ...(o.imagesWithoutDigest
+      ? [
+          o.imagesWithoutDigest.length === 0
+            ? {
+                type: 'ImagesPinned',
+                status: 'True' as const,
+                reason: 'DigestPinned',
+                message: 'every image is pinned by digest',
+              }
+            : {
+                type: 'ImagesPinned',
+                status: 'False' as const,
+                reason: 'NotPinnedByDigest',
+                message: `pin these images by @sha256 digest: ${o.imagesWithoutDigest.join(', ')}`,
+              },
+        ]
+      : []),
   ];
   return {
     ...carry(prev),
@@ -117,6 +168,8 @@ export function computeStatus(obj: KubeObject, o: Observed, now: Date): ChannelS
     expiresAt: o.expiresAt?.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     participantCount: participants(obj),
     ttlWarningsSent: o.ttlWarningsSent ?? prev.ttlWarningsSent ?? [],
+    ...(o.endpoints ? { endpoints: o.endpoints } : {}),
+    ...(o.credentialsSecret ? { credentialsSecret: o.credentialsSecret } : {}),
     conditions: mergeConditions(prev.conditions ?? [], conds, now, generation),
   };
 }
