@@ -9,7 +9,7 @@ import { loadKubeConfig } from './kube/config.ts';
 import { EventRecorder } from './kube/events.ts';
 import { LeaderElector } from './kube/leader.ts';
 import type { KubeObject } from './kube/objects.ts';
-import { Reflector } from './kube/reflector.ts';
+import { metadataOnly, Reflector } from './kube/reflector.ts';
 import { KubeRest } from './kube/rest.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
@@ -119,6 +119,7 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
         apiVersion,
         kind,
         labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+        transform: metadataOnly,
         log,
         metrics: metrics.reflector,
         relistIntervalMs: config.resyncPeriod,

@@ -33,14 +33,26 @@ if [ ! -e "$POLICY" ]; then
   chmod 755 "$POLICY"
   policy_was_ours=1
 fi
-cleanup() { if [ "$policy_was_ours" -eq 1 ]; then rm -f "$POLICY"; fi; }
+APT_LOG="$(mktemp)"
+cleanup() {
+  if [ "$policy_was_ours" -eq 1 ]; then rm -f "$POLICY"; fi
+  rm -f "$APT_LOG"
+}
 trap cleanup EXIT
+# apt is chatty; keep its output for when it fails.
+apt_quiet() {
+  if ! "$@" >"$APT_LOG" 2>&1; then
+    cat "$APT_LOG" >&2
+    log "failed: $*"
+    exit 1
+  fi
+}
 
 export DEBIAN_FRONTEND=noninteractive
 log "apt-get update"
-apt-get update -qq >&2
+apt_quiet apt-get update -qq
 log "apt-get install ${missing[*]}"
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+apt_quiet apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
 for pkg in "${missing[@]}"; do
   if ! command -v "${BINARY_OF[$pkg]}" >/dev/null 2>&1; then

@@ -11,6 +11,7 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   finalizers?: string[];
   ownerReferences?: OwnerReference[];
+  managedFields?: unknown[];
 }
 
 export interface OwnerReference {

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Phase } from '../api/v1alpha1/incidentchannel.ts';
 import type { ReflectorMetrics } from '../kube/reflector.ts';
 import type { ControllerMetrics, ReconcileResultLabel } from '../runtime/controller.ts';
 import type { UnfinishedWork, WorkqueueMetrics } from '../runtime/workqueue.ts';
@@ -32,16 +33,7 @@ export const DROPPED_DEFAULT_METRICS = [
 ] as const;
 
 /** IncidentChannel status.phase values; each gets a series (0 when empty) so dashboards never see gaps. */
-export const CHANNEL_PHASES = [
-  'Pending',
-  'Provisioning',
-  'Ready',
-  'Expiring',
-  'Archiving',
-  'Closed',
-  'Expired',
-  'Failed',
-] as const;
+export const CHANNEL_PHASES = Phase.options;
 
 const RECONCILE_RESULTS: readonly ReconcileResultLabel[] = ['success', 'error', 'requeue', 'requeue_after'];
 

@@ -1,17 +1,10 @@
+import { getCondition, setCondition, toMetaTime } from '../../api/v1alpha1/conditions.ts';
+import type { Condition, Phase } from '../../api/v1alpha1/incidentchannel.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import type { EvidenceOutcome } from './evidence-hook.ts';
 import type { TeardownReason } from './expiry.ts';
 
-export type Phase = 'Pending' | 'Provisioning' | 'Ready' | 'Expiring' | 'Archiving' | 'Closed' | 'Expired' | 'Failed';
-
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+export type { Condition, Phase };
 
 export interface ChannelStatus {
   phase: Phase;
@@ -53,15 +46,15 @@ type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
  * a condition has held; every condition carries the generation it was computed from.
  */
 export function mergeConditions(previous: Condition[], next: Cond[], now: Date, generation?: number): Condition[] {
-  return next.map((c) => {
-    const old = previous.find((p) => p.type === c.type);
-    return {
-      ...c,
-      lastTransitionTime:
-        old && old.status === c.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    };
-  });
+  let merged: Condition[] = previous;
+  for (const c of next) {
+    merged = setCondition(
+      merged,
+      { ...c, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
+      now,
+    );
+  }
+  return next.map((c) => getCondition(merged, c.type) as Condition);
 }
 
 const prevStatus = (obj: KubeObject) => (obj as { status?: Partial<ChannelStatus> }).status ?? {};
@@ -165,7 +158,7 @@ export function computeStatus(obj: KubeObject, o: Observed, now: Date): ChannelS
     // kstatus: observedGeneration says "this generation was fully acted on" — not when the apply failed.
     observedGeneration: o.applyError ? prev.observedGeneration : generation,
     namespace: o.namespace,
-    expiresAt: o.expiresAt?.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    expiresAt: o.expiresAt ? toMetaTime(o.expiresAt) : undefined,
     participantCount: participants(obj),
     ttlWarningsSent: o.ttlWarningsSent ?? prev.ttlWarningsSent ?? [],
     ...(o.endpoints ? { endpoints: o.endpoints } : {}),
@@ -246,7 +239,7 @@ export function tornDownStatus(
           },
         }
       : {}),
-    ...(terminal ? { closedAt: prev.closedAt ?? now.toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+    ...(terminal ? { closedAt: prev.closedAt ?? toMetaTime(now) } : {}),
     conditions: mergeConditions(prev.conditions ?? [], conds, now, generation),
   };
 }

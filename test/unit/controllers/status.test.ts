@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  type ChannelStatus,
   computeStatus,
   mergeConditions,
   statusEquals,
@@ -17,7 +18,7 @@ const channel = (status?: unknown): KubeObject => ({
   spec: { participants: [{ handle: 'a' }, { handle: 'b' }] },
   ...(status ? { status } : {}),
 });
-const cond = (s: { conditions: { type: string }[] }, type: string) => s.conditions.find((c) => c.type === type);
+const cond = (s: ChannelStatus, type: string) => s.conditions.find((c) => c.type === type);
 const base = { namespace: 'wr-ir-1-abc', namespacePhase: 'Active', expiresAt: t1 };
 
 test('lastTransitionTime moves only when a condition flips', () => {

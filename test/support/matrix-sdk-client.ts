@@ -1,0 +1,73 @@
+import { Worker } from 'node:worker_threads';
+import type { SdkRequest, SdkWorkerData } from './matrix-sdk-worker.ts';
+
+/** A real Matrix client (matrix-js-sdk + Rust crypto) for one user, living in its own worker thread. */
+export interface SdkUser {
+  userId: string;
+  deviceId: string;
+  accessToken: string;
+  joinRoom(roomId: string): Promise<void>;
+  waitForMembership(roomId: string, membership: 'invite' | 'join', timeoutMs?: number): Promise<void>;
+  isEncryptionEnabled(roomId: string): Promise<boolean>;
+  /** Returns the event id. */
+  sendText(roomId: string, body: string): Promise<string>;
+  /** Resolves once this client holds `body` decrypted from an m.room.encrypted event. */
+  waitForDecryptedMessage(
+    roomId: string,
+    body: string,
+    timeoutMs?: number,
+  ): Promise<{ sender: string; eventId: string; wireType: string }>;
+  /** Logs the device out and ends the worker. */
+  stop(): Promise<void>;
+}
+
+type Reply =
+  | { ready: { userId: string; deviceId: string; accessToken: string } }
+  | { startError: string }
+  | { id: number; result?: unknown; error?: string };
+
+export function startSdkUser(baseUrl: string, username: string, password: string): Promise<SdkUser> {
+  const data: SdkWorkerData = { baseUrl, username, password };
+  const worker = new Worker(new URL('./matrix-sdk-worker.ts', import.meta.url), { workerData: data });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  const call = <T>(request: SdkRequest): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ id, request });
+    });
+
+  return new Promise((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (reply: Reply) => {
+      if ('startError' in reply) {
+        void worker.terminate();
+        reject(new Error(`${username}: ${reply.startError}`));
+      } else if ('ready' in reply) {
+        const { userId, deviceId, accessToken } = reply.ready;
+        resolve({
+          userId,
+          deviceId,
+          accessToken,
+          joinRoom: (roomId) => call({ op: 'joinRoom', roomId }),
+          waitForMembership: (roomId, membership, timeoutMs = 30_000) =>
+            call({ op: 'waitForMembership', roomId, membership, timeoutMs }),
+          isEncryptionEnabled: (roomId) => call({ op: 'isEncryptionEnabled', roomId }),
+          sendText: (roomId, body) => call({ op: 'sendText', roomId, body }),
+          waitForDecryptedMessage: (roomId, body, timeoutMs = 30_000) =>
+            call({ op: 'waitForDecryptedMessage', roomId, body, timeoutMs }),
+          async stop() {
+            await call({ op: 'stop' }).catch(() => {});
+            await worker.terminate();
+          },
+        });
+      } else {
+        const waiter = pending.get(reply.id);
+        pending.delete(reply.id);
+        if (reply.error !== undefined) waiter?.reject(new Error(`${username}: ${reply.error}`));
+        else waiter?.resolve(reply.result);
+      }
+    });
+  });
+}
