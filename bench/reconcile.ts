@@ -57,6 +57,7 @@ const operator = spawn(
     '--resync-period=20s',
     '--workers=8',
     '--http-port=0',
+    '--secrets=plain',
   ],
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );

@@ -77,6 +77,20 @@ const Config = z.object({
   httpRateLimitPerSecond: z.coerce.number().min(0.1).default(20),
   /** Audiences the status API accepts in bearer tokens (TokenReview); empty = the apiserver's default. */
   tokenReviewAudiences: list.default([]),
+  /** `sealed`: secrets become SealedSecrets (the operator keeps no plaintext); `plain`: Secrets, for clusters without the controller. */
+  secrets: z.enum(['sealed', 'plain']).default('sealed'),
+  /** The sealed-secrets controller's public certificate; without it, it is fetched from the controller's Service. */
+  sealingCert: z.string().optional(),
+  sealedSecretsNamespace: z.string().default('kube-system'),
+  sealedSecretsService: z.string().default('sealed-secrets-controller'),
+  /** Service port name or number of the controller's HTTP API (its chart names it `http`). */
+  sealedSecretsPort: z.string().default('http'),
+  synapseImage: z.string().optional(),
+  elementImage: z.string().optional(),
+  coturnImage: z.string().optional(),
+  postgresImage: z.string().optional(),
+  /** The operator's own image: the provisioning Job and the recorder sidecar run it. */
+  operatorImage: z.string().optional(),
   /** Only reconcile IncidentChannels matching this label selector (canary an operator version, shard, or test). */
   channelSelector: z.string().max(1024).optional(),
 });

@@ -4,11 +4,13 @@ import { CachingAuthenticator } from './http/auth.ts';
 import { DEFAULT_RATE_LIMIT } from './http/rate-limit.ts';
 import { createHttpServer, startHttpServer } from './http/server.ts';
 import { TokenReviewer } from './kube/auth.ts';
+import { runProvisioner } from './matrix/provisioner-main.ts';
 import { createLogger } from './observability/logger.ts';
 import { startOperator } from './operator.ts';
 
 const ENTRYPOINTS: Record<string, (argv: string[]) => Promise<void>> = {
   operator: runOperator,
+  provisioner: () => runProvisioner(process.env, createLogger({ level: 'info' }).child({ component: 'provisioner' })),
 };
 
 async function runOperator(argv: string[]): Promise<void> {

@@ -4,6 +4,7 @@ import { PRUNABLE_KINDS } from './controllers/incidentchannel/desired/index.ts';
 import { type EvidenceHook, noRecorderEvidence } from './controllers/incidentchannel/evidence-hook.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY } from './controllers/incidentchannel/names.ts';
 import { IncidentChannelReconciler } from './controllers/incidentchannel/reconciler.ts';
+import { SecretsPhase } from './controllers/incidentchannel/secrets-phase.ts';
 import { KubeClient } from './kube/client.ts';
 import { loadKubeConfig } from './kube/config.ts';
 import { EventRecorder } from './kube/events.ts';
@@ -11,6 +12,7 @@ import { LeaderElector } from './kube/leader.ts';
 import type { KubeObject } from './kube/objects.ts';
 import { metadataOnly, Reflector } from './kube/reflector.ts';
 import { KubeRest } from './kube/rest.ts';
+import { sealingCertSource } from './kube/sealing-cert.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { type Clock, realClock } from './runtime/clock.ts';
@@ -89,9 +91,29 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
     now: () => clock.now(),
     emit: (obj, ev) => events.emit(obj, ev),
     evidence: deps.evidence ?? noRecorderEvidence,
+    secrets: new SecretsPhase({
+      client,
+      mode: config.secrets,
+      certSource: sealingCertSource(rest, {
+        file: config.sealingCert,
+        namespace: config.sealedSecretsNamespace,
+        service: config.sealedSecretsService,
+        port: config.sealedSecretsPort,
+      }),
+    }),
     expiry: { maxTtlMs: config.maxTtl, warnBeforeMs: config.warnBefore, maxRequeueMs: 3_600_000 },
     settings: {
       namespacePrefix: config.namespacePrefix,
+      secretsMode: config.secrets,
+      images: Object.fromEntries(
+        Object.entries({
+          synapse: config.synapseImage,
+          element: config.elementImage,
+          coturn: config.coturnImage,
+          postgres: config.postgresImage,
+          operator: config.operatorImage,
+        }).filter(([, v]) => v !== undefined),
+      ),
       network: {
         podCidrs: config.podCidrs,
         serviceCidrs: config.serviceCidrs,

@@ -161,6 +161,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
           // Namespaces and their children must go quickly in tests; the defaults are tuned for big clusters.
           '--concurrent-namespace-syncs=5',
           '--concurrent-gc-syncs=10',
+          // kwok has no storage: the built-in test-only host-path provisioner binds PVCs (StatefulSets need them).
+          '--enable-hostpath-provisioner=true',
         ],
         logDir,
       ),
@@ -192,6 +194,15 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
         logDir,
       ),
     );
+
+    await admin.create('/apis/storage.k8s.io/v1/storageclasses', {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'kubernetes.io/host-path',
+      reclaimPolicy: 'Delete',
+      volumeBindingMode: 'Immediate',
+    });
 
     const nodeCount = opts.nodes ?? 1;
     for (let i = 0; i < nodeCount; i++) await admin.create('/api/v1/nodes', kwokNode(`${KWOK_NODE_PREFIX}${i}`));

@@ -51,6 +51,7 @@ function operatorProcess(selector: string): ChildProcess {
       `--channel-selector=${selector}`,
       '--log-level=warn',
       '--http-port=0',
+      '--secrets=plain',
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );

@@ -39,6 +39,8 @@ export async function startTestOperator(
       `--channel-selector=${opts.selector}`,
       '--namespace=warroom-system',
       '--workers=4',
+      // No sealed-secrets controller runs in the shared test cluster; tests of sealing pass --secrets=sealed.
+      '--secrets=plain',
       ...(opts.args ?? []),
     ],
     {},

@@ -1,28 +1,129 @@
+import { createHash } from 'node:crypto';
+import { LIMITS } from '../../api/v1alpha1/incidentchannel.ts';
 import type { ChannelState } from './channel.ts';
-import type { BuildContext, ClusterNetwork } from './desired/context.ts';
+import type { BuildContext, ChannelImages, ClusterNetwork, IngressSettings, SecretsMode } from './desired/context.ts';
+import { PORTS } from './desired/ports.ts';
+import { resolveResources } from './desired/resources.ts';
 import { namespaceName } from './names.ts';
 
 export type { BuildContext };
+
+/** Used for every image the spec does not override. Tags, not digests: `imagesWithoutDigest` reports them. */
+export const DEFAULT_IMAGES: Readonly<Omit<ChannelImages, 'recorder'>> = {
+  synapse: 'docker.io/matrixdotorg/synapse:v1.163.2',
+  element: 'docker.io/vectorim/element-web:v1.11.100',
+  coturn: 'docker.io/coturn/coturn:4.6.1',
+  postgres: 'docker.io/library/postgres:16',
+  operator: 'ghcr.io/warroom-dev/warroom:0.1.0',
+};
+
+/** Without a `matrixHost` the homeserver is not public, so its name only has to be unique and never resolve. */
+export const SERVER_NAME_SUFFIX = 'warroom.invalid';
+
+/** Relay ports per channel when the spec names none; LIMITS.relayPortsMax allows more, 20 is plenty for 1:1 calls. */
+export const DEFAULT_RELAY_PORT_COUNT = 20;
+
+/**
+ * A NodePort is cluster-wide, so two channels with the same default range could never coexist: each channel gets its
+ * own block of the NodePort range, picked from its uid (stable for its whole life). Two channels share a block with
+ * probability 1/138; the apiserver then refuses the second Service and the spec can name a range instead.
+ */
+export function defaultRelayPorts(channelUid: string): { min: number; max: number } {
+  const blocks = Math.floor((LIMITS.nodePortMax - LIMITS.nodePortMin + 1) / DEFAULT_RELAY_PORT_COUNT);
+  const block = createHash('sha256').update(channelUid).digest().readUInt32BE(0) % blocks;
+  const min = LIMITS.nodePortMin + block * DEFAULT_RELAY_PORT_COUNT;
+  return { min, max: min + DEFAULT_RELAY_PORT_COUNT - 1 };
+}
 
 /** Operator-wide settings that shape every war room (from flags/env, see src/config.ts). */
 export interface OperatorSettings {
   namespacePrefix: string;
   network: ClusterNetwork;
+  /** Default images (any unset one falls back to DEFAULT_IMAGES); the recorder defaults to the operator image. */
+  images?: Partial<Omit<ChannelImages, 'recorder'>>;
+  /** Defaults to `sealed`: the operator then never holds plaintext after sealing. */
+  secretsMode?: SecretsMode;
 }
 
 /** Resolves one channel's spec against the operator settings into what the pure builders read. */
 export function buildContext(channel: ChannelState, settings: OperatorSettings): BuildContext {
-  const calls = channel.spec.calls;
-  const relay = calls?.turn?.relayPorts;
+  const spec = channel.spec;
+  const namespace = namespaceName(spec.caseId, channel.uid, settings.namespacePrefix);
+  const turn = spec.calls?.turn;
+  const relay = turn?.relayPorts ?? defaultRelayPorts(channel.uid);
+  const ingress = resolveIngress(spec.ingress);
+  const operatorImages = { ...DEFAULT_IMAGES, ...definedValues(settings.images) };
+  const tlsScheme = ingress?.tls ? 'https' : 'http';
+
   return {
     channel: { name: channel.name, uid: channel.uid },
-    namespace: namespaceName(channel.spec.caseId, channel.uid, settings.namespacePrefix),
-    database: channel.spec.database ?? 'sqlite',
-    calls: {
-      enabled: calls?.enabled ?? true,
-      relayPortMin: relay?.min ?? 32000,
-      relayPortMax: relay?.max ?? 32019,
+    namespace,
+    ...(spec.title !== undefined ? { title: spec.title } : {}),
+    caseId: spec.caseId,
+    serverName: ingress?.matrixHost ?? `${namespace}.${SERVER_NAME_SUFFIX}`,
+    // Without an Ingress the war room is reached through `kubectl port-forward` of both Services to the same ports
+    // on localhost, which browsers also treat as a secure context (Element's crypto needs one).
+    publicBaseUrl: ingress ? `${tlsScheme}://${ingress.matrixHost}/` : `http://localhost:${PORTS.synapseClient}/`,
+    elementUrl: ingress ? `${tlsScheme}://${ingress.host}` : `http://localhost:${PORTS.element}`,
+    participants: spec.participants.map((p) => ({ handle: p.handle, role: p.role ?? 'responder' })),
+    access: { users: [...(spec.access?.users ?? [])], groups: [...(spec.access?.groups ?? [])] },
+    ...(ingress ? { ingress } : {}),
+    database: spec.database ?? 'sqlite',
+    storage: {
+      ...(spec.storage?.className !== undefined ? { className: spec.storage.className } : {}),
+      size: spec.storage?.size ?? '5Gi',
     },
+    calls: {
+      enabled: spec.calls?.enabled ?? true,
+      relayPortMin: relay.min,
+      relayPortMax: relay.max,
+      serviceType: turn?.serviceType ?? 'NodePort',
+      externalIPs: [...(turn?.externalIPs ?? [])],
+      ...(turn?.host !== undefined ? { host: turn.host } : {}),
+    },
+    recording: { enabled: spec.recording?.enabled ?? true },
+    resources: resolveResources(spec.resources),
+    images: {
+      synapse: spec.images?.synapse ?? operatorImages.synapse,
+      element: spec.images?.element ?? operatorImages.element,
+      coturn: spec.images?.coturn ?? operatorImages.coturn,
+      postgres: spec.images?.postgres ?? operatorImages.postgres,
+      recorder: spec.images?.recorder ?? operatorImages.operator,
+      operator: operatorImages.operator,
+    },
+    secretsMode: settings.secretsMode ?? 'sealed',
     network: settings.network,
   };
+}
+
+/**
+ * The images this channel actually runs that are referenced by tag only. A tag can be re-pointed by whoever controls
+ * the registry, the kind of compromise a war room exists to sidestep; the reconciler surfaces these as a warning.
+ */
+export function imagesWithoutDigest(ctx: BuildContext): string[] {
+  const used = [ctx.images.synapse, ctx.images.element, ctx.images.operator];
+  if (ctx.calls.enabled) used.push(ctx.images.coturn);
+  if (ctx.database === 'postgres') used.push(ctx.images.postgres);
+  if (ctx.recording.enabled) used.push(ctx.images.recorder);
+  return [...new Set(used.filter((image) => !/@sha256:[a-f0-9]{64}$/.test(image)))].sort();
+}
+
+function resolveIngress(ingress: ChannelState['spec']['ingress']): IngressSettings | undefined {
+  if (!ingress) return undefined;
+  const tls = ingress.tls
+    ? {
+        ...(ingress.tls.secretName !== undefined ? { secretName: ingress.tls.secretName } : {}),
+        ...(ingress.tls.clusterIssuer !== undefined ? { clusterIssuer: ingress.tls.clusterIssuer } : {}),
+      }
+    : undefined;
+  return {
+    ...(ingress.className !== undefined ? { className: ingress.className } : {}),
+    host: ingress.host,
+    matrixHost: ingress.matrixHost,
+    ...(tls ? { tls } : {}),
+  };
+}
+
+function definedValues<T extends object>(partial: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(partial ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

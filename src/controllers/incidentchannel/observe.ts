@@ -102,6 +102,7 @@ async function podTrouble(client: KubeClient, w: KubeObject): Promise<{ reason: 
   const pods = await client.list<
     KubeObject & {
       status?: {
+        conditions?: { type: string; status: string; reason?: string; message?: string }[];
         containerStatuses?: {
           name: string;
           image?: string;
@@ -116,6 +117,13 @@ async function podTrouble(client: KubeClient, w: KubeObject): Promise<{ reason: 
     }
   >('v1', 'Pod', { namespace: w.metadata.namespace, labelSelector: `${LABEL_COMPONENT}=${component}` });
   for (const pod of pods) {
+    const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    if (unscheduled?.reason === 'Unschedulable') {
+      return {
+        reason: 'Unschedulable',
+        message: `pod ${pod.metadata.name} cannot be scheduled: ${(unscheduled.message ?? '').slice(0, 300)}`,
+      };
+    }
     for (const c of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
       const waiting = c.state?.waiting;
       if (waiting?.reason && STUCK_REASONS.has(waiting.reason)) {

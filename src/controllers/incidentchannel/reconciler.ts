@@ -4,12 +4,16 @@ import { isNamespaceTerminating } from '../../kube/errors.ts';
 import type { EventInput } from '../../kube/events.ts';
 import type { KubeObject, ObjectRef } from '../../kube/objects.ts';
 import { type ChannelState, channelRef, parseChannel } from './channel.ts';
-import { type BuildContext, buildContext, type OperatorSettings } from './context-from-spec.ts';
+import { type BuildContext, buildContext, imagesWithoutDigest, type OperatorSettings } from './context-from-spec.ts';
+import { turnUris } from './desired/endpoints.ts';
 import { buildDesired, PRUNABLE_KINDS } from './desired/index.ts';
+import { secretPlan } from './desired/secrets.ts';
 import type { EvidenceHook, EvidenceOutcome } from './evidence-hook.ts';
 import { decideExpiry, type ExpiryPolicy, type TeardownReason } from './expiry.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.ts';
 import { ANNOTATION_CHANNEL_UID, ANNOTATION_FORCE_DELETE, LABEL_CHANNEL, labelValue, namespaceName } from './names.ts';
+import { observeWorkloads } from './observe.ts';
+import type { SecretsPhase } from './secrets-phase.ts';
 import { type ChannelStatus, computeStatus, type Observed, statusEquals, tornDownStatus } from './status.ts';
 
 export interface ReconcileResult {
@@ -27,6 +31,8 @@ export interface ReconcilerDeps {
   now(): Date;
   emit(channel: KubeObject, ev: EventInput): Promise<void>;
   evidence: EvidenceHook;
+  /** Creates each channel Secret once (sealed, or plain with --secrets=plain); never reads one back. */
+  secrets: SecretsPhase;
   expiry: ExpiryPolicy;
   settings: OperatorSettings;
   metrics: {
@@ -37,6 +43,7 @@ export interface ReconcilerDeps {
 }
 
 const TEARDOWN_POLL_MS = 2_000;
+const PROVISIONING_POLL_MS = 3_000;
 
 /**
  * One IncidentChannel, top to bottom like its lifecycle (the Cluster API shape): get → deletion → finalizer →
@@ -66,6 +73,7 @@ export class IncidentChannelReconciler {
       if (!done) return { requeueAfter: TEARDOWN_POLL_MS };
       await removeFinalizer(this.#d.client, ref, obj);
       this.#applied.delete(name);
+      this.#d.secrets.forget(obj.metadata.uid ?? '');
       rc.log.info({}, 'teardown complete; finalizer removed');
       return {};
     }
@@ -108,14 +116,38 @@ export class IncidentChannelReconciler {
       expiresAt: decision.expiresAt,
       ttlCapped: decision.ttlCapped,
       namespace: ctx.namespace,
+      imagesWithoutDigest: imagesWithoutDigest(ctx),
+      endpoints: endpointsOf(ctx),
     };
+    const desired = buildDesired(ctx);
     try {
-      await this.#applyDesired(name, ctx, rc);
+      await this.#applyDesired(name, ctx, desired, rc);
       observed.namespacePhase = await this.#namespacePhase(ctx.namespace);
+      const secrets = await this.#d.secrets.ensure(ctx, secretPlan(ctx));
+      observed.secrets = secrets;
+      if (secrets.ok && secrets.created.length > 0) {
+        await this.#d.emit(obj, {
+          type: 'Normal',
+          reason: 'SecretsCreated',
+          action: 'Provision',
+          note: `created ${secrets.created.length} secret(s) (${this.#d.settings.secretsMode ?? 'sealed'}): ${secrets.created.join(', ')}`,
+        });
+      }
+      observed.components = await observeWorkloads(this.#d.client, desired);
     } catch (err) {
       observed.applyError = describeError(err);
       await this.#writeStatus(obj, computeStatus(obj, observed, this.#d.now()));
       throw err;
+    }
+    if (observed.secrets && !observed.secrets.ok) {
+      await this.#writeStatus(obj, computeStatus(obj, observed, this.#d.now()));
+      await this.#d.emit(obj, {
+        type: 'Warning',
+        reason: observed.secrets.reason,
+        action: 'Provision',
+        note: observed.secrets.message,
+      });
+      return { requeueAfter: observed.secrets.retryAfterMs ?? 30_000 };
     }
 
     const warningsSent = [...(channel.status?.ttlWarningsSent ?? [])];
@@ -142,7 +174,9 @@ export class IncidentChannelReconciler {
         note: `war room ready in ${ctx.namespace}`,
       });
     }
-    return { requeueAfter: decision.requeueAfterMs };
+    // Until every part is up, look again soon: workload readiness changes don't all reach us as events.
+    const settling = status.phase === 'Provisioning' ? PROVISIONING_POLL_MS : Number.POSITIVE_INFINITY;
+    return { requeueAfter: Math.min(decision.requeueAfterMs, settling) };
   }
 
   /** A child we labelled changed: unless it is the echo of our own apply, the next reconcile must re-apply. */
@@ -161,8 +195,7 @@ export class IncidentChannelReconciler {
     return undefined;
   }
 
-  async #applyDesired(name: string, ctx: BuildContext, rc: ReconcileContext): Promise<void> {
-    const desired = buildDesired(ctx);
+  async #applyDesired(name: string, ctx: BuildContext, desired: KubeObject[], rc: ReconcileContext): Promise<void> {
     const fingerprint = createHash('sha256').update(JSON.stringify(desired)).digest('hex');
     if (this.#applied.get(name) === fingerprint) return; // idle resync: nothing changed, nothing drifted
     // Stages keep the guarantees that matter (the namespace exists, then every NetworkPolicy is in place before any
@@ -304,6 +337,15 @@ function teardownWhy(reason: TeardownReason): string {
     CaseClosed: 'the case was closed',
     TTLExpired: 'the TTL ran out',
   }[reason];
+}
+
+function endpointsOf(ctx: BuildContext): Observed['endpoints'] {
+  const turn = turnUris(ctx)[0];
+  return {
+    ...(ctx.elementUrl ? { element: ctx.elementUrl } : {}),
+    homeserver: ctx.publicBaseUrl,
+    ...(turn ? { turn } : {}),
+  };
 }
 
 function describeError(err: unknown): string {

@@ -32,7 +32,7 @@ export interface Observed {
   /** Per-part conditions (SynapseReady, ElementReady, TurnReady, UsersProvisioned), from the live workloads. */
   components?: { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[];
   /** Secrets created once and sealed; a failure (controller unreachable) stalls the channel with its reason. */
-  secrets?: { ok: true; total: number } | { ok: false; reason: string; message: string };
+  secrets?: { ok: true; total: number } | { ok: false; reason: string; message: string; retryAfterMs?: number };
   /** Images not pinned by digest: a warning, not a blocker. */
   imagesWithoutDigest?: string[];
   endpoints?: ChannelStatus['endpoints'];

@@ -4,22 +4,12 @@ import type { BuildContext } from '../../../src/controllers/incidentchannel/desi
 import { buildDesired } from '../../../src/controllers/incidentchannel/desired/index.ts';
 import { buildNetworkPolicies } from '../../../src/controllers/incidentchannel/desired/network-policies.ts';
 import { channelLabels, labelValue, namespaceName } from '../../../src/controllers/incidentchannel/names.ts';
+import { exampleContext } from './channel-fixtures.ts';
 
 const ctx = (over: Partial<BuildContext> = {}): BuildContext => ({
+  ...exampleContext('minimal.yaml'),
   channel: { name: 'ir-2026-0042', uid: '5e0c4c1e-1111-2222-3333-444455556666' },
   namespace: 'wr-ir-2026-0042-abcdef',
-  database: 'sqlite',
-  calls: { enabled: true, relayPortMin: 32000, relayPortMax: 32019 },
-  network: {
-    podCidrs: ['10.244.0.0/16'],
-    serviceCidrs: ['10.96.0.0/16'],
-    nodeCidrs: ['172.18.0.0/16'],
-    dnsNamespace: 'kube-system',
-    dnsPodLabels: { 'k8s-app': 'kube-dns' },
-    ingressNamespaceLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' },
-    monitoringNamespaceLabels: { 'kubernetes.io/metadata.name': 'monitoring' },
-    operatorNamespace: 'warroom-system',
-  },
   ...over,
 });
 
@@ -114,9 +104,9 @@ test('coturn may reach the internet but never private, metadata or cluster range
   assert.deepEqual((ingress.spec as { ingress: { ports: unknown[] }[] }).ingress[0]?.ports, [
     { protocol: 'UDP', port: 3478 },
     { protocol: 'TCP', port: 3478 },
-    { protocol: 'UDP', port: 32000, endPort: 32019 },
+    { protocol: 'UDP', port: ctx().calls.relayPortMin, endPort: ctx().calls.relayPortMax },
   ]);
-  const noCalls = buildNetworkPolicies(ctx({ calls: { enabled: false, relayPortMin: 0, relayPortMax: 0 } }));
+  const noCalls = buildNetworkPolicies(ctx({ calls: { ...ctx().calls, enabled: false } }));
   assert.equal(
     noCalls.some((p) => p.metadata.name.startsWith('turn-')),
     false,

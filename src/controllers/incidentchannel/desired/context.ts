@@ -2,6 +2,8 @@
  * Everything a builder may read, resolved once per reconcile. Builders are pure functions of this: no clock, no I/O,
  * no randomness, so the same context always yields byte-identical objects (and SSA writes nothing when idle).
  */
+import type { ResourceRequirements } from './pod-types.ts';
+
 export interface ChannelRef {
   name: string;
   uid: string;
@@ -26,12 +28,83 @@ export interface CallsSettings {
   enabled: boolean;
   relayPortMin: number;
   relayPortMax: number;
+  serviceType: 'NodePort' | 'LoadBalancer';
+  /** Public addresses coturn advertises and the Service accepts traffic on. */
+  externalIPs: string[];
+  /** Host name put in the TURN URIs; when unset the first external IP is used. */
+  host?: string;
 }
+
+export type ParticipantRole = 'lead' | 'comms' | 'scribe' | 'responder' | 'observer';
+
+export interface ParticipantRef {
+  handle: string;
+  role: ParticipantRole;
+}
+
+export interface AccessSubjects {
+  users: string[];
+  groups: string[];
+}
+
+export interface IngressSettings {
+  className?: string;
+  /** Element web. */
+  host: string;
+  /** The homeserver's client API; also the Matrix server name. */
+  matrixHost: string;
+  tls?: { secretName?: string; clusterIssuer?: string };
+}
+
+export interface StorageSettings {
+  className?: string;
+  size: string;
+}
+
+/** Resolved images: the spec's overrides, else the operator's defaults. */
+export interface ChannelImages {
+  synapse: string;
+  element: string;
+  coturn: string;
+  postgres: string;
+  recorder: string;
+  /** The operator's own image: the provisioner Job runs it with another entrypoint. */
+  operator: string;
+}
+
+/** Every container the channel may run gets requests and limits, defaults filled in. */
+export interface ChannelResources {
+  synapse: ResourceRequirements;
+  element: ResourceRequirements;
+  coturn: ResourceRequirements;
+  recorder: ResourceRequirements;
+  postgres: ResourceRequirements;
+  provisioner: ResourceRequirements;
+}
+
+/** `sealed`: SealedSecrets for the sealed-secrets controller; `plain`: Secrets written directly. */
+export type SecretsMode = 'sealed' | 'plain';
 
 export interface BuildContext {
   channel: ChannelRef;
   namespace: string;
+  title?: string;
+  caseId: string;
+  /** The MXID domain (`@handle:<serverName>`). */
+  serverName: string;
+  /** How Matrix clients reach the homeserver (Synapse's public_baseurl, Element's base_url), trailing slash. */
+  publicBaseUrl: string;
+  /** Where browsers open Element (without an Ingress: a port-forward on localhost). */
+  elementUrl: string;
+  participants: ParticipantRef[];
+  access: AccessSubjects;
+  ingress?: IngressSettings;
   database: 'sqlite' | 'postgres';
+  storage: StorageSettings;
   calls: CallsSettings;
+  recording: { enabled: boolean };
+  resources: ChannelResources;
+  images: ChannelImages;
+  secretsMode: SecretsMode;
   network: ClusterNetwork;
 }
