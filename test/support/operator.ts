@@ -30,7 +30,7 @@ export function offsetClock(offsetMs: number): Clock {
 
 export async function startTestOperator(
   cluster: TestCluster,
-  opts: { selector: string; clock?: Clock; args?: string[] },
+  opts: { selector: string; clock?: Clock; args?: string[]; logTo?: NodeJS.WritableStream },
 ): Promise<Operator> {
   const config = loadConfig(
     [
@@ -47,6 +47,10 @@ export async function startTestOperator(
   );
   // WARROOM_TEST_LOGS=debug shows the operator's own logs while debugging a test.
   const level = process.env.WARROOM_TEST_LOGS;
-  const log = level ? createLogger({ level: level as 'debug' }) : silentLogger();
+  const log = opts.logTo
+    ? createLogger({ level: 'debug', destination: opts.logTo })
+    : level
+      ? createLogger({ level: level as 'debug' })
+      : silentLogger();
   return startOperator({ config, log, clock: opts.clock });
 }
