@@ -88,6 +88,7 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
   const reconciler = new IncidentChannelReconciler({
     client,
     getChannel: (name) => channels.get(name),
+    listChannels: () => channels.list(),
     now: () => clock.now(),
     emit: (obj, ev) => events.emit(obj, ev),
     evidence: deps.evidence ?? noRecorderEvidence,

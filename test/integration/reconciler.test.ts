@@ -48,7 +48,7 @@ const channel = (name: string, spec: Record<string, unknown> = {}, s = shard) =>
 });
 const getChannel = (name: string) => k().getJson<Channel>(['incidentchannel', name]);
 const condition = (c: Channel | undefined, type: string) => c?.status?.conditions?.find((x) => x.type === type);
-const waitPhase = (name: string, phase: string | string[], timeoutMs = 30_000) =>
+const waitPhase = (name: string, phase: string | string[], timeoutMs = 90_000) =>
   eventually(
     `${name} phase ${phase}`,
     async () => {

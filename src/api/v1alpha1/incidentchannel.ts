@@ -442,6 +442,8 @@ export const IncidentChannelStatus = z.object({
   namespace: z.string().max(63).optional().meta({ description: 'The war-room namespace.' }),
   expiresAt: dateTime().optional().meta({ description: 'creationTimestamp + ttl.' }),
   closedAt: dateTime().optional(),
+  /** The TURN relay port block allocated to this channel when its spec names none (NodePorts are cluster-wide). */
+  relayPorts: z.object({ min: z.number().int().min(1).max(65535), max: z.number().int().min(1).max(65535) }).optional(),
   participantCount: z
     .int()
     .min(0)

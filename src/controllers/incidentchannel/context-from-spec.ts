@@ -23,17 +23,33 @@ export const SERVER_NAME_SUFFIX = 'warroom.invalid';
 /** Relay ports per channel when the spec names none; LIMITS.relayPortsMax allows more, 20 is plenty for 1:1 calls. */
 export const DEFAULT_RELAY_PORT_COUNT = 20;
 
-/**
- * A NodePort is cluster-wide, so two channels with the same default range could never coexist: each channel gets its
- * own block of the NodePort range, picked from its uid (stable for its whole life). Two channels share a block with
- * probability 1/138; the apiserver then refuses the second Service and the spec can name a range instead.
- */
-export function defaultRelayPorts(channelUid: string): { min: number; max: number } {
-  const blocks = Math.floor((LIMITS.nodePortMax - LIMITS.nodePortMin + 1) / DEFAULT_RELAY_PORT_COUNT);
-  const block = createHash('sha256').update(channelUid).digest().readUInt32BE(0) % blocks;
+const RELAY_BLOCKS = Math.floor((LIMITS.nodePortMax - LIMITS.nodePortMin + 1) / DEFAULT_RELAY_PORT_COUNT);
+const blockRange = (block: number) => {
   const min = LIMITS.nodePortMin + block * DEFAULT_RELAY_PORT_COUNT;
   return { min, max: min + DEFAULT_RELAY_PORT_COUNT - 1 };
+};
+
+/**
+ * A NodePort is cluster-wide, so two channels can never share relay ports. A channel without a spec range gets its
+ * own block of the NodePort range: its uid picks where to start looking (stable), and blocks that overlap any range
+ * another live channel holds are skipped. The choice is recorded in status, so it never moves afterwards.
+ */
+export function allocateRelayPorts(
+  channelUid: string,
+  taken: readonly { min: number; max: number }[] = [],
+): { min: number; max: number } {
+  const start = createHash('sha256').update(channelUid).digest().readUInt32BE(0) % RELAY_BLOCKS;
+  for (let i = 0; i < RELAY_BLOCKS; i++) {
+    const candidate = blockRange((start + i) % RELAY_BLOCKS);
+    if (!taken.some((t) => t.min <= candidate.max && candidate.min <= t.max)) return candidate;
+  }
+  throw new Error(
+    `every relay port block of the NodePort range is in use (${RELAY_BLOCKS} blocks); set spec.calls.turn.relayPorts`,
+  );
 }
+
+/** The block a channel starts probing from; without contention this is its range. */
+export const defaultRelayPorts = (channelUid: string) => allocateRelayPorts(channelUid);
 
 /** Operator-wide settings that shape every war room (from flags/env, see src/config.ts). */
 export interface OperatorSettings {
@@ -46,11 +62,16 @@ export interface OperatorSettings {
 }
 
 /** Resolves one channel's spec against the operator settings into what the pure builders read. */
-export function buildContext(channel: ChannelState, settings: OperatorSettings): BuildContext {
+export function buildContext(
+  channel: ChannelState,
+  settings: OperatorSettings,
+  /** The relay block allocated for this channel when its spec names none (see allocateRelayPorts). */
+  allocatedRelayPorts?: { min: number; max: number },
+): BuildContext {
   const spec = channel.spec;
   const namespace = namespaceName(spec.caseId, channel.uid, settings.namespacePrefix);
   const turn = spec.calls?.turn;
-  const relay = turn?.relayPorts ?? defaultRelayPorts(channel.uid);
+  const relay = turn?.relayPorts ?? allocatedRelayPorts ?? defaultRelayPorts(channel.uid);
   const ingress = resolveIngress(spec.ingress);
   const operatorImages = { ...DEFAULT_IMAGES, ...definedValues(settings.images) };
   const tlsScheme = ingress?.tls ? 'https' : 'http';
@@ -75,8 +96,11 @@ export function buildContext(channel: ChannelState, settings: OperatorSettings):
     },
     calls: {
       enabled: spec.calls?.enabled ?? true,
-      relayPortMin: relay.min,
-      relayPortMax: relay.max,
+      // With a NodePort Service even the listening port is a cluster-wide NodePort: a random one could land in another
+      // channel's range, so TURN listens on the first port of this channel's own range and relays on the rest.
+      ...((turn?.serviceType ?? 'NodePort') === 'NodePort'
+        ? { listenNodePort: relay.min, relayPortMin: relay.min + 1, relayPortMax: relay.max }
+        : { relayPortMin: relay.min, relayPortMax: relay.max }),
       serviceType: turn?.serviceType ?? 'NodePort',
       externalIPs: [...(turn?.externalIPs ?? [])],
       ...(turn?.host !== undefined ? { host: turn.host } : {}),

@@ -4,7 +4,13 @@ import { isNamespaceTerminating } from '../../kube/errors.ts';
 import type { EventInput } from '../../kube/events.ts';
 import type { KubeObject, ObjectRef } from '../../kube/objects.ts';
 import { type ChannelState, channelRef, parseChannel } from './channel.ts';
-import { type BuildContext, buildContext, imagesWithoutDigest, type OperatorSettings } from './context-from-spec.ts';
+import {
+  allocateRelayPorts,
+  type BuildContext,
+  buildContext,
+  imagesWithoutDigest,
+  type OperatorSettings,
+} from './context-from-spec.ts';
 import { turnUris } from './desired/endpoints.ts';
 import { buildDesired, PRUNABLE_KINDS } from './desired/index.ts';
 import { secretPlan } from './desired/secrets.ts';
@@ -28,6 +34,7 @@ export interface ReconcilerDeps {
   client: KubeClient;
   /** The reflector's cache: reconcile reads state from here, never one GET per reconcile. */
   getChannel(name: string): KubeObject | undefined;
+  listChannels(): KubeObject[];
   now(): Date;
   emit(channel: KubeObject, ev: EventInput): Promise<void>;
   evidence: EvidenceHook;
@@ -111,7 +118,8 @@ export class IncidentChannelReconciler {
       return done ? {} : { requeueAfter: TEARDOWN_POLL_MS };
     }
 
-    const ctx = buildContext(channel, this.#d.settings);
+    const relayPorts = this.#relayPorts(channel);
+    const ctx = buildContext(channel, this.#d.settings, relayPorts);
     const observed: Observed = {
       expiresAt: decision.expiresAt,
       ttlCapped: decision.ttlCapped,
@@ -122,6 +130,8 @@ export class IncidentChannelReconciler {
     const desired = buildDesired(ctx);
     try {
       await this.#applyDesired(name, ctx, desired, rc);
+      // Recorded only once the coturn Service holding these NodePorts was accepted.
+      if (relayPorts) observed.relayPorts = relayPorts;
       observed.namespacePhase = await this.#namespacePhase(ctx.namespace);
       const secrets = await this.#d.secrets.ensure(ctx, secretPlan(ctx));
       observed.secrets = secrets;
@@ -177,6 +187,29 @@ export class IncidentChannelReconciler {
     // Until every part is up, look again soon: workload readiness changes don't all reach us as events.
     const settling = status.phase === 'Provisioning' ? PROVISIONING_POLL_MS : Number.POSITIVE_INFINITY;
     return { requeueAfter: Math.min(decision.requeueAfterMs, settling) };
+  }
+
+  /**
+   * The relay block of a channel whose spec names none: the one recorded in its status, else a block no other live
+   * channel holds. A concurrent pick of the same block makes the apiserver refuse the second Service; that reconcile
+   * retries and, once the first is recorded, moves on to another block.
+   */
+  #relayPorts(channel: ChannelState): { min: number; max: number } | undefined {
+    if (channel.spec.calls?.enabled === false || channel.spec.calls?.turn?.relayPorts) return undefined;
+    const recorded = (channel.status as { relayPorts?: { min: number; max: number } } | undefined)?.relayPorts;
+    if (recorded) return recorded;
+    const taken: { min: number; max: number }[] = [];
+    for (const other of this.#d.listChannels()) {
+      if (other.metadata.uid === channel.uid) continue;
+      const o = other as {
+        spec?: { calls?: { turn?: { relayPorts?: { min: number; max: number } } } };
+        status?: { phase?: string; relayPorts?: { min: number; max: number } };
+      };
+      if (o.status?.phase === 'Closed' || o.status?.phase === 'Expired') continue;
+      const held = o.status?.relayPorts ?? o.spec?.calls?.turn?.relayPorts;
+      if (held) taken.push(held);
+    }
+    return allocateRelayPorts(channel.uid, taken);
   }
 
   /** A child we labelled changed: unless it is the echo of our own apply, the next reconcile must re-apply. */

@@ -18,6 +18,7 @@ export interface ChannelStatus {
   closedAt?: string;
   endpoints?: { element?: string; homeserver?: string; turn?: string };
   credentialsSecret?: string;
+  relayPorts?: { min: number; max: number };
 }
 
 /** What one reconcile found out; status is a pure function of this plus the previous status. */
@@ -37,6 +38,7 @@ export interface Observed {
   imagesWithoutDigest?: string[];
   endpoints?: ChannelStatus['endpoints'];
   credentialsSecret?: string;
+  relayPorts?: { min: number; max: number };
 }
 
 type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
@@ -163,6 +165,7 @@ export function computeStatus(obj: KubeObject, o: Observed, now: Date): ChannelS
     ttlWarningsSent: o.ttlWarningsSent ?? prev.ttlWarningsSent ?? [],
     ...(o.endpoints ? { endpoints: o.endpoints } : {}),
     ...(o.credentialsSecret ? { credentialsSecret: o.credentialsSecret } : {}),
+    ...(o.relayPorts ? { relayPorts: o.relayPorts } : {}),
     conditions: mergeConditions(prev.conditions ?? [], conds, now, generation),
   };
 }
@@ -255,9 +258,11 @@ function terminalMessage(reason: TeardownReason, terminal: boolean): string {
 
 /** Keeps the fields only earlier reconciles know (namespace, archive, warnings) across status rewrites. */
 function carry(prev: Partial<ChannelStatus>): Partial<ChannelStatus> {
-  const { namespace, expiresAt, ttlWarningsSent, archive, closedAt } = prev;
+  const { namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts } = prev;
   return Object.fromEntries(
-    Object.entries({ namespace, expiresAt, ttlWarningsSent, archive, closedAt }).filter(([, v]) => v !== undefined),
+    Object.entries({ namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
 }
 

@@ -48,7 +48,9 @@ test('the spec is resolved with its defaults: roles, calls, storage, recording, 
   const relay = defaultRelayPorts(UID);
   assert.deepEqual(min.calls, {
     enabled: true,
-    relayPortMin: relay.min,
+    // NodePort: TURN listens on the first port of the channel's block and relays on the other 19.
+    listenNodePort: relay.min,
+    relayPortMin: relay.min + 1,
     relayPortMax: relay.max,
     serviceType: 'NodePort',
     externalIPs: [],
@@ -62,7 +64,8 @@ test('the spec is resolved with its defaults: roles, calls, storage, recording, 
   const full = exampleContext('full.yaml');
   assert.deepEqual(full.calls, {
     enabled: true,
-    relayPortMin: 32000,
+    listenNodePort: 32000,
+    relayPortMin: 32001,
     relayPortMax: 32019,
     serviceType: 'NodePort',
     externalIPs: ['203.0.113.10'],
@@ -86,7 +89,10 @@ test('default relay ports: 20 NodePorts per channel, a block picked by its uid, 
   assert.ok(blocks.size > 60, `only ${blocks.size} distinct blocks for 200 channels`);
   assert.deepEqual(defaultRelayPorts('uid-1'), defaultRelayPorts('uid-1'));
   const explicit = exampleContext('full.yaml');
-  assert.deepEqual([explicit.calls.relayPortMin, explicit.calls.relayPortMax], [32000, 32019]);
+  assert.deepEqual(
+    [explicit.calls.listenNodePort, explicit.calls.relayPortMin, explicit.calls.relayPortMax],
+    [32000, 32001, 32019],
+  );
 });
 
 test('images: spec overrides win, then the operator settings, then the pinned defaults', () => {
@@ -166,4 +172,21 @@ test('the context is a pure function of the channel and the settings', () => {
   const channel = channelState(exampleObject('full.yaml'));
   assert.deepEqual(buildContext(channel, SETTINGS), buildContext(channel, SETTINGS));
   assert.equal(JSON.stringify(buildContext(channel, SETTINGS)), JSON.stringify(buildContext(channel, SETTINGS)));
+});
+
+test('relay port blocks: stable per channel, and never overlapping a block another channel holds', async () => {
+  const { allocateRelayPorts } = await import('../../../src/controllers/incidentchannel/context-from-spec.ts');
+  const a = allocateRelayPorts('uid-a');
+  assert.deepEqual(allocateRelayPorts('uid-a'), a, 'stable');
+  assert.equal(a.max - a.min + 1, 20);
+  const moved = allocateRelayPorts('uid-a', [a]);
+  assert.ok(moved.min > a.max || moved.max < a.min, 'skips a taken block');
+  // 200 channels allocated one after another never collide.
+  const taken: { min: number; max: number }[] = [];
+  for (let i = 0; i < 130; i++) taken.push(allocateRelayPorts(`uid-${i}`, taken));
+  for (const [i, x] of taken.entries()) {
+    for (const y of taken.slice(i + 1)) assert.ok(x.max < y.min || y.max < x.min, 'no overlap');
+  }
+  const full = Array.from({ length: 138 }, (_, i) => ({ min: 30000 + i * 20, max: 30019 + i * 20 }));
+  assert.throws(() => allocateRelayPorts('uid-z', full), /relayPorts/);
 });

@@ -234,8 +234,8 @@ describe('Synapse', () => {
     assert.equal(homeserver.public_baseurl, 'https://matrix.ir-0043.example.org/');
     assert.equal(homeserver.registration_shared_secret_path, '/secrets/registration_shared_secret');
     assert.deepEqual(homeserver.turn_uris, [
-      'turn:turn.ir-0043.example.org:3478?transport=udp',
-      'turn:turn.ir-0043.example.org:3478?transport=tcp',
+      'turn:turn.ir-0043.example.org:32000?transport=udp',
+      'turn:turn.ir-0043.example.org:32000?transport=tcp',
     ]);
     assert.deepEqual(homeserver.alias_creation_rules, [
       { user_id: '@warroom-admin:matrix.ir-0043.example.org', alias: '*', room_id: '*', action: 'allow' },
@@ -418,7 +418,7 @@ describe('coturn', () => {
     assert.match(conf, /^use-auth-secret$/m);
     assert.match(conf, /^realm=matrix\.ir-0043\.example\.org$/m);
     assert.match(conf, /^external-ip=203\.0\.113\.10$/m);
-    assert.match(conf, /^min-port=32000$/m);
+    assert.match(conf, /^min-port=32001$/m);
     assert.match(conf, /^denied-peer-ip=10\.244\.0\.0-10\.244\.255\.255$/m, 'pod CIDR');
     assert.match(conf, /^denied-peer-ip=172\.18\.0\.0-172\.18\.255\.255$/m, 'node CIDR');
     assert.match(conf, /^allowed-peer-ip=203\.0\.113\.10$/m);
@@ -437,7 +437,7 @@ describe('coturn', () => {
     assert.ok(mounts.includes('/var/tmp') && mounts.includes('/var/lib/coturn') && mounts.includes('/run/coturn'));
   });
 
-  test('NodePort: 3478 UDP+TCP and every relay port with nodePort == port, externalIPs from the spec', () => {
+  test('NodePort: 3478 UDP+TCP on the first port of the range, every relay port with nodePort == port', () => {
     const svc = find(objects, 'Service', 'coturn').spec as {
       type: string;
       externalIPs: string[];
@@ -450,14 +450,14 @@ describe('coturn', () => {
     assert.deepEqual(
       svc.ports.slice(0, 2).map((p) => [p.port, p.protocol, p.nodePort]),
       [
-        [3478, 'UDP', undefined],
-        [3478, 'TCP', undefined],
+        [3478, 'UDP', 32000],
+        [3478, 'TCP', 32000],
       ],
     );
     const relays = svc.ports.slice(2);
-    assert.equal(relays.length, 20);
+    assert.equal(relays.length, 19);
     for (const [i, p] of relays.entries())
-      assert.deepEqual([p.port, p.nodePort, p.protocol], [32000 + i, 32000 + i, 'UDP']);
+      assert.deepEqual([p.port, p.nodePort, p.protocol], [32001 + i, 32001 + i, 'UDP']);
     assert.ok(svc.ports.every((p) => p.name.length <= 15));
   });
 

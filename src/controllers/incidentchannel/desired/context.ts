@@ -28,6 +28,8 @@ export interface CallsSettings {
   enabled: boolean;
   relayPortMin: number;
   relayPortMax: number;
+  /** NodePort Services only: the node port clients reach TURN's listening port (3478 in the pod) on. */
+  listenNodePort?: number;
   serviceType: 'NodePort' | 'LoadBalancer';
   /** Public addresses coturn advertises and the Service accepts traffic on. */
   externalIPs: string[];

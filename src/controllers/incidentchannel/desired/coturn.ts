@@ -73,8 +73,13 @@ export function buildCoturnService(ctx: BuildContext): KubeObject {
       externalTrafficPolicy: 'Local',
       ...(ctx.calls.externalIPs.length > 0 ? { externalIPs: [...ctx.calls.externalIPs] } : {}),
       ports: [
-        { name: 'turn-udp', port: PORTS.turn, targetPort: PORTS.turn, protocol: 'UDP' },
-        { name: 'turn-tcp', port: PORTS.turn, targetPort: PORTS.turn, protocol: 'TCP' },
+        ...(['UDP', 'TCP'] as const).map((protocol) => ({
+          name: `turn-${protocol.toLowerCase()}`,
+          port: PORTS.turn,
+          targetPort: PORTS.turn,
+          protocol,
+          ...(nodePort && ctx.calls.listenNodePort ? { nodePort: ctx.calls.listenNodePort } : {}),
+        })),
         ...relayPorts,
       ],
     },

@@ -19,5 +19,6 @@ export function turnHost(ctx: BuildContext): string | undefined {
 export function turnUris(ctx: BuildContext): string[] {
   const host = turnHost(ctx);
   if (host === undefined) return [];
-  return ['udp', 'tcp'].map((transport) => `turn:${host}:${PORTS.turn}?transport=${transport}`);
+  const port = ctx.calls.listenNodePort ?? PORTS.turn;
+  return ['udp', 'tcp'].map((transport) => `turn:${host}:${port}?transport=${transport}`);
 }

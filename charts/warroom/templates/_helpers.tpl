@@ -1,0 +1,77 @@
+{{/* The chart name, overridable. */}}
+{{- define "warroom.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The base name of every object, a DNS label (the Service needs one). Suffixed names are RBAC objects, whose names
+may be longer.
+*/}}
+{{- define "warroom.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "warroom.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels: stable across upgrades (a Deployment selector is immutable). */}}
+{{- define "warroom.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "warroom.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{/*
+managed-by is Helm, never "warroom": that value marks the objects the operator itself manages, and its child
+reflectors select on it.
+*/}}
+{{- define "warroom.labels" -}}
+helm.sh/chart: {{ include "warroom.chart" . }}
+{{ include "warroom.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: warroom
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "warroom.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "warroom.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Role the operator writes in an incident namespace for spec.access (src/controllers/incidentchannel/desired/
+access.ts, ACCESS_ROLE): the only Role it may escalate and bind.
+*/}}
+{{- define "warroom.accessRole" -}}
+participant-credentials-reader
+{{- end }}
+
+{{- define "warroom.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* A label map as a comma-separated key=value list, the format of the operator's label flags. */}}
+{{- define "warroom.labelList" -}}
+{{- $pairs := list }}
+{{- range $k, $v := . }}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}

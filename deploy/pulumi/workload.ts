@@ -1,0 +1,199 @@
+import type * as k8s from '@pulumi/kubernetes';
+import { objectNames, selectorLabels, type WarroomSettings } from './settings.ts';
+
+type EnvVar = k8s.types.input.core.v1.EnvVar;
+
+export const HTTP_PORT = 8080;
+/** The conventional "nonroot" UID; the image's USER is the same number. */
+export const RUN_AS = 65532;
+/** Where the sealing certificate ConfigMap is mounted, when one is given. */
+export const SEALING_CERT_DIR = '/etc/warroom/sealing-cert';
+
+const labelList = (m: Record<string, string>) =>
+  Object.entries(m)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+
+/** The operator's settings as WARROOM_<FLAG> variables (src/config.ts), the same set the chart's Deployment sets. */
+export function operatorEnv(s: WarroomSettings): EnvVar[] {
+  const sealed = s.secretsMode === 'sealed';
+  const certFromConfigMap = sealed && s.sealingCertConfigMap !== '';
+  const plain: [string, string | undefined][] = [
+    ['WARROOM_LEADER_ELECT', String(s.leaderElection)],
+    ['WARROOM_LEASE_NAME', s.leaseName],
+    ['WARROOM_HTTP_PORT', String(HTTP_PORT)],
+    ['WARROOM_MAX_TTL', s.maxTtl],
+    ['WARROOM_WARN_BEFORE', s.warnBefore],
+    ['WARROOM_WORKERS', String(s.workers)],
+    ['WARROOM_NAMESPACE_PREFIX', s.namespacePrefix],
+    ['WARROOM_LOG_LEVEL', s.logLevel],
+    ['WARROOM_RESYNC_PERIOD', s.resyncPeriod],
+    ['WARROOM_CHANNEL_SELECTOR', s.channelSelector || undefined],
+    ['WARROOM_POD_CIDRS', s.podCidrs.join(',')],
+    ['WARROOM_SERVICE_CIDRS', s.serviceCidrs.join(',')],
+    ['WARROOM_NODE_CIDRS', s.nodeCidrs.length > 0 ? s.nodeCidrs.join(',') : undefined],
+    ['WARROOM_DNS_NAMESPACE', s.dnsNamespace],
+    ['WARROOM_DNS_LABELS', labelList(s.dnsLabels)],
+    ['WARROOM_INGRESS_NAMESPACE_LABELS', labelList(s.ingressNamespaceLabels)],
+    ['WARROOM_MONITORING_NAMESPACE_LABELS', labelList(s.monitoringNamespaceLabels)],
+    ['WARROOM_SECRETS', s.secretsMode],
+    ['WARROOM_SEALING_CERT', certFromConfigMap ? `${SEALING_CERT_DIR}/cert.pem` : undefined],
+    ['WARROOM_SEALED_SECRETS_NAMESPACE', sealed && !certFromConfigMap ? s.sealedSecretsNamespace : undefined],
+    ['WARROOM_SEALED_SECRETS_SERVICE', sealed && !certFromConfigMap ? s.sealedSecretsService : undefined],
+    ['WARROOM_SEALED_SECRETS_PORT', sealed && !certFromConfigMap ? s.sealedSecretsPort : undefined],
+    ['WARROOM_OPERATOR_IMAGE', s.image],
+    ['WARROOM_COTURN_IMAGE', s.images.coturn],
+    ['WARROOM_ELEMENT_IMAGE', s.images.element],
+    ['WARROOM_POSTGRES_IMAGE', s.images.postgres],
+    ['WARROOM_SYNAPSE_IMAGE', s.images.synapse],
+    ['WARROOM_HTTP_ANONYMOUS_HEALTH', String(s.httpAnonymousHealth)],
+    ['WARROOM_HTTP_RATE_LIMIT_BURST', String(s.httpRateLimitBurst)],
+    ['WARROOM_HTTP_RATE_LIMIT_PER_SECOND', String(s.httpRateLimitPerSecond)],
+    [
+      'WARROOM_TOKEN_REVIEW_AUDIENCES',
+      s.tokenReviewAudiences.length > 0 ? s.tokenReviewAudiences.join(',') : undefined,
+    ],
+  ];
+  return [
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ...plain.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value })),
+  ];
+}
+
+/** The Deployment spec: the chart's, field for field (restricted security context, probes, spread, rollout). */
+export function operatorDeploymentSpec(s: WarroomSettings): k8s.types.input.apps.v1.DeploymentSpec {
+  const selector = selectorLabels(s);
+  const spread = (topologyKey: string) => ({
+    maxSkew: 1,
+    topologyKey,
+    whenUnsatisfiable: 'ScheduleAnyway',
+    labelSelector: { matchLabels: selector },
+    matchLabelKeys: ['pod-template-hash'],
+  });
+  // With anonymous health off the endpoints want a token the kubelet does not send: probe the port instead.
+  const check = (path: string) =>
+    s.httpAnonymousHealth ? { httpGet: { path, port: 'http' } } : { tcpSocket: { port: 'http' } };
+  const probe = (path: string, periodSeconds: number, failureThreshold = 3) => ({
+    ...check(path),
+    periodSeconds,
+    timeoutSeconds: 3,
+    failureThreshold,
+  });
+  const certVolume = s.secretsMode === 'sealed' && s.sealingCertConfigMap !== '';
+  return {
+    replicas: s.replicas,
+    revisionHistoryLimit: 5,
+    selector: { matchLabels: selector },
+    strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    template: {
+      metadata: { labels: selector },
+      spec: {
+        serviceAccountName: objectNames(s).serviceAccount,
+        automountServiceAccountToken: true,
+        enableServiceLinks: false,
+        terminationGracePeriodSeconds: 30,
+        securityContext: {
+          runAsNonRoot: true,
+          runAsUser: RUN_AS,
+          runAsGroup: RUN_AS,
+          seccompProfile: { type: 'RuntimeDefault' },
+        },
+        containers: [
+          {
+            name: 'operator',
+            image: s.image,
+            imagePullPolicy: s.imagePullPolicy,
+            args: ['operator'],
+            ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
+            env: operatorEnv(s),
+            startupProbe: { ...check('/healthz'), periodSeconds: 2, failureThreshold: 30 },
+            livenessProbe: probe('/healthz', 10),
+            readinessProbe: probe('/readyz', 5),
+            resources: s.resources,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: RUN_AS,
+              runAsGroup: RUN_AS,
+              allowPrivilegeEscalation: false,
+              privileged: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ['ALL'] },
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            volumeMounts: [
+              { name: 'tmp', mountPath: '/tmp' },
+              ...(certVolume ? [{ name: 'sealing-cert', mountPath: SEALING_CERT_DIR, readOnly: true }] : []),
+            ],
+          },
+        ],
+        volumes: [
+          { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+          ...(certVolume
+            ? [
+                {
+                  name: 'sealing-cert',
+                  configMap: { name: s.sealingCertConfigMap, items: [{ key: 'cert.pem', path: 'cert.pem' }] },
+                },
+              ]
+            : []),
+        ],
+        topologySpreadConstraints: [spread('kubernetes.io/hostname'), spread('topology.kubernetes.io/zone')],
+      },
+    },
+  };
+}
+
+export function operatorServiceSpec(s: WarroomSettings): k8s.types.input.core.v1.ServiceSpec {
+  return {
+    type: 'ClusterIP',
+    selector: selectorLabels(s),
+    ports: [{ name: 'http', port: HTTP_PORT, targetPort: 'http', protocol: 'TCP' }],
+  };
+}
+
+export function operatorPdbSpec(s: WarroomSettings): k8s.types.input.policy.v1.PodDisruptionBudgetSpec {
+  return { minAvailable: 1, selector: { matchLabels: selectorLabels(s) } };
+}
+
+/** Ingress on the HTTP port from the monitoring namespace; egress to the API server and DNS only. */
+export function operatorNetworkPolicySpec(s: WarroomSettings): k8s.types.input.networking.v1.NetworkPolicySpec {
+  const apiServer = {
+    ports: s.apiServerPorts.map((port) => ({ port, protocol: 'TCP' })),
+    ...(s.apiServerCidrs.length > 0 ? { to: s.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}),
+  };
+  return {
+    podSelector: { matchLabels: selectorLabels(s) },
+    policyTypes: ['Ingress', 'Egress'],
+    ingress: [
+      {
+        from: [{ namespaceSelector: { matchLabels: s.monitoringNamespaceLabels } }],
+        ports: [{ port: 'http', protocol: 'TCP' }],
+      },
+    ],
+    egress: [
+      apiServer,
+      {
+        to: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': s.dnsNamespace } },
+            podSelector: { matchLabels: s.dnsLabels },
+          },
+        ],
+        ports: [
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ],
+      },
+    ],
+  };
+}
+
+/** The operator's own namespace runs under the restricted Pod Security Standard, like every war room. */
+export function namespaceLabels(): Record<string, string> {
+  return {
+    'pod-security.kubernetes.io/enforce': 'restricted',
+    'pod-security.kubernetes.io/warn': 'restricted',
+    'pod-security.kubernetes.io/audit': 'restricted',
+  };
+}
