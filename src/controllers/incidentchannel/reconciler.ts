@@ -17,7 +17,16 @@ import { secretPlan } from './desired/secrets.ts';
 import type { EvidenceHook, EvidenceOutcome } from './evidence-hook.ts';
 import { decideExpiry, type ExpiryPolicy, type TeardownReason } from './expiry.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.ts';
-import { ANNOTATION_CHANNEL_UID, ANNOTATION_FORCE_DELETE, LABEL_CHANNEL, labelValue, namespaceName } from './names.ts';
+import {
+  ANNOTATION_CHANNEL_UID,
+  ANNOTATION_FORCE_DELETE,
+  LABEL_CHANNEL,
+  LABEL_COMPONENT,
+  LABEL_MANAGED_BY,
+  labelValue,
+  MANAGED_BY,
+  namespaceName,
+} from './names.ts';
 import { observeWorkloads } from './observe.ts';
 import type { SecretsPhase } from './secrets-phase.ts';
 import { type ChannelStatus, computeStatus, type Observed, statusEquals, tornDownStatus } from './status.ts';
@@ -118,7 +127,7 @@ export class IncidentChannelReconciler {
       return done ? {} : { requeueAfter: TEARDOWN_POLL_MS };
     }
 
-    const relayPorts = this.#relayPorts(channel);
+    const relayPorts = await this.#relayPorts(channel);
     const ctx = buildContext(channel, this.#d.settings, relayPorts);
     const observed: Observed = {
       expiresAt: decision.expiresAt,
@@ -190,15 +199,33 @@ export class IncidentChannelReconciler {
   }
 
   /**
-   * The relay block of a channel whose spec names none: the one recorded in its status, else a block no other live
-   * channel holds. A concurrent pick of the same block makes the apiserver refuse the second Service; that reconcile
-   * retries and, once the first is recorded, moves on to another block.
+   * The relay block of a channel whose spec names none. NodePorts are cluster-wide, and the coturn Services that hold
+   * them are the truth (a status may lag, e.g. after a crash): reuse the block this channel's own Service holds, else
+   * the block recorded in its status, else a block no live coturn Service and no other channel's record covers. Two
+   * channels picking one free block at once: the apiserver refuses the second Service, which retries and moves on.
    */
-  #relayPorts(channel: ChannelState): { min: number; max: number } | undefined {
+  async #relayPorts(channel: ChannelState): Promise<{ min: number; max: number } | undefined> {
     if (channel.spec.calls?.enabled === false || channel.spec.calls?.turn?.relayPorts) return undefined;
+    const namespace = namespaceName(channel.spec.caseId, channel.uid, this.#d.settings.namespacePrefix);
+    const services = await this.#d.client.list<KubeObject & { spec?: { ports?: { nodePort?: number }[] } }>(
+      'v1',
+      'Service',
+      { labelSelector: `${LABEL_COMPONENT}=coturn,${LABEL_MANAGED_BY}=${MANAGED_BY}` },
+    );
+    const held = (svc: (typeof services)[number]) => {
+      const ports = (svc.spec?.ports ?? []).map((p) => p.nodePort).filter((p): p is number => p !== undefined);
+      return ports.length > 0 ? { min: Math.min(...ports), max: Math.max(...ports) } : undefined;
+    };
+    const own = services.find((svc) => svc.metadata.namespace === namespace);
+    const ownBlock = own ? held(own) : undefined;
+    if (ownBlock) return ownBlock;
     const recorded = (channel.status as { relayPorts?: { min: number; max: number } } | undefined)?.relayPorts;
     if (recorded) return recorded;
     const taken: { min: number; max: number }[] = [];
+    for (const svc of services) {
+      const block = held(svc);
+      if (block) taken.push(block);
+    }
     for (const other of this.#d.listChannels()) {
       if (other.metadata.uid === channel.uid) continue;
       const o = other as {
@@ -206,8 +233,8 @@ export class IncidentChannelReconciler {
         status?: { phase?: string; relayPorts?: { min: number; max: number } };
       };
       if (o.status?.phase === 'Closed' || o.status?.phase === 'Expired') continue;
-      const held = o.status?.relayPorts ?? o.spec?.calls?.turn?.relayPorts;
-      if (held) taken.push(held);
+      const block = o.status?.relayPorts ?? o.spec?.calls?.turn?.relayPorts;
+      if (block) taken.push(block);
     }
     return allocateRelayPorts(channel.uid, taken);
   }

@@ -68,6 +68,8 @@ export function buildCoturnService(ctx: BuildContext): KubeObject {
     metadata: childMeta(ctx, 'coturn', COMPONENTS.coturn),
     spec: {
       type: ctx.calls.serviceType,
+      // A LoadBalancer needs no node ports: random ones could land in another channel's relay block.
+      ...(ctx.calls.serviceType === 'LoadBalancer' ? { allocateLoadBalancerNodePorts: false } : {}),
       selector: channelLabels(ctx.channel.name, COMPONENTS.coturn),
       // TURN permissions are per peer address: SNAT to a node address would make coturn drop the peers' media.
       externalTrafficPolicy: 'Local',
