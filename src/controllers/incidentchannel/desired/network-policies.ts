@@ -1,4 +1,5 @@
 import type { KubeObject } from '../../../kube/objects.ts';
+import { DENIED_PEER_CIDRS } from '../../../matrix/config/coturn.ts';
 import { channelLabels, LABEL_COMPONENT } from '../names.ts';
 import type { BuildContext } from './context.ts';
 import { COMPONENTS, type Component, PORTS } from './ports.ts';
@@ -106,18 +107,12 @@ export function buildNetworkPolicies(ctx: BuildContext): KubeObject[] {
   return policies;
 }
 
-/** Private, loopback, link-local (cloud metadata), CGNAT and the cluster's own ranges: coturn must never relay there. */
-export const PRIVATE_IPV4_CIDRS = [
-  '0.0.0.0/8',
-  '10.0.0.0/8',
-  '100.64.0.0/10',
-  '127.0.0.0/8',
-  '169.254.0.0/16',
-  '172.16.0.0/12',
-  '192.0.0.0/24',
-  '192.168.0.0/16',
-  '198.18.0.0/15',
-];
+/**
+ * The same ranges coturn's own `denied-peer-ip` list refuses (private, loopback, link-local with the cloud metadata
+ * endpoint, CGNAT, reserved...): the NetworkPolicy enforces at the network what coturn enforces in-process. Only the
+ * IPv4 half fits an ipBlock under 0.0.0.0/0.
+ */
+export const PRIVATE_IPV4_CIDRS = DENIED_PEER_CIDRS.filter((c) => !c.includes(':'));
 
 function deniedRelayCidrs(ctx: BuildContext): string[] {
   const cluster = [...ctx.network.podCidrs, ...ctx.network.serviceCidrs, ...ctx.network.nodeCidrs].filter(
