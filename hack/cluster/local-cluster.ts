@@ -163,7 +163,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
           '--concurrent-gc-syncs=10',
           // kwok has no storage: the built-in test-only host-path provisioner binds PVCs (StatefulSets need them).
           '--enable-hostpath-provisioner=true',
-        '--pvclaimbinder-sync-period=1s',
+          '--pvclaimbinder-sync-period=1s',
         ],
         logDir,
       ),
