@@ -53,9 +53,14 @@ const watcher = new Reflector<KubeObject>({
 watcher.start();
 await watcher.waitForSync();
 
+// setpriv --pdeathsig: an interrupted bench takes its operator with it.
 const operator = spawn(
-  process.execPath,
+  'setpriv',
   [
+    '--pdeathsig',
+    'KILL',
+    '--',
+    process.execPath,
     MAIN,
     'operator',
     `--kubeconfig=${cluster.kubeconfig}`,
