@@ -74,23 +74,26 @@ export class SecretsPhase {
     const material = generateSecretMaterial(ctx.participants.map((p) => p.handle));
     const extra = { postgresPassword: generateToken() };
     const created: string[] = [];
-    for (const entry of missing) {
-      const obj = renderSecret(
-        entry,
-        secretValues(entry, material, extra),
-        this.#mode,
-        ctx.namespace,
-        ctx.channel.name,
-        cert,
-      );
-      try {
-        await this.#client.create(obj);
-        created.push(entry.name);
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-      this.#known.add(key(entry));
-    }
+    await Promise.all(
+      missing.map(async (entry) => {
+        const obj = renderSecret(
+          entry,
+          secretValues(entry, material, extra),
+          this.#mode,
+          ctx.namespace,
+          ctx.channel.name,
+          cert,
+        );
+        try {
+          await this.#client.create(obj);
+          created.push(entry.name);
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+        }
+        this.#known.add(key(entry));
+      }),
+    );
+    created.sort();
     return { ok: true, created, total: plan.length };
   }
 }
