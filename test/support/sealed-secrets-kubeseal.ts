@@ -29,6 +29,11 @@ export function run(
       }
       resolve({ stdout, stderr });
     });
+    // A program that does not read stdin (ssh-keygen -f FILE) may exit before we finish writing: EPIPE then says
+    // nothing about the result, which the exit status and output above decide.
+    child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin?.end(input ?? '');
   });
 }
