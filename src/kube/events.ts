@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeClient } from './client.ts';
-import type { KubeObject } from './objects.ts';
+import { type KubeObject, toMicroTime } from './objects.ts';
 
 export interface EventInput {
   type: 'Normal' | 'Warning';
@@ -47,7 +47,7 @@ export class EventRecorder {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',
         metadata: { name: `${regarding.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
-        eventTime: new Date(now).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z'),
+        eventTime: toMicroTime(new Date(now)),
         reportingController: this.#controller,
         reportingInstance: this.#instance,
         action: ev.action,

@@ -1,6 +1,6 @@
 import type { KubeClient } from './client.ts';
 import { isConflict, isNotFound } from './errors.ts';
-import type { KubeObject } from './objects.ts';
+import { type KubeObject, toMicroTime } from './objects.ts';
 import { objectPath } from './resources.ts';
 
 interface Lease extends KubeObject {
@@ -27,9 +27,6 @@ export interface LeaderElectionOptions {
   /** Called once when leadership is lost; the operator exits so a fresh process starts clean (client-go convention). */
   onStoppedLeading(): void;
 }
-
-/** Kubernetes MicroTime wants exactly six fractional digits. */
-const microTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 /**
  * Leader election on a coordination.k8s.io/v1 Lease with optimistic concurrency (update carries resourceVersion),
@@ -104,8 +101,8 @@ export class LeaderElector {
           spec: {
             holderIdentity: this.#o.identity,
             leaseDurationSeconds: this.#o.leaseDurationSeconds,
-            acquireTime: microTime(now),
-            renewTime: microTime(now),
+            acquireTime: toMicroTime(now),
+            renewTime: toMicroTime(now),
             leaseTransitions: 0,
           },
         });
@@ -122,8 +119,8 @@ export class LeaderElector {
           spec: {
             holderIdentity: this.#o.identity,
             leaseDurationSeconds: this.#o.leaseDurationSeconds,
-            acquireTime: takingOver ? microTime(now) : lease.spec.acquireTime,
-            renewTime: microTime(now),
+            acquireTime: takingOver ? toMicroTime(now) : lease.spec.acquireTime,
+            renewTime: toMicroTime(now),
             leaseTransitions: (lease.spec.leaseTransitions ?? 0) + (takingOver ? 1 : 0),
           },
         },

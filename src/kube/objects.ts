@@ -45,3 +45,6 @@ export const refOf = (o: KubeObject): ObjectRef => ({
 });
 
 export const describeRef = (r: ObjectRef): string => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+
+/** Kubernetes MicroTime (Lease times, events.k8s.io eventTime) wants exactly six fractional digits. */
+export const toMicroTime = (d: Date): string => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');

@@ -1,15 +1,12 @@
 import { parseDuration } from '../../api/v1alpha1/duration.ts';
 import {
-  GROUP,
+  API_VERSION,
   IncidentChannelSpec,
   KIND,
   type IncidentChannelSpec as Spec,
-  VERSION,
 } from '../../api/v1alpha1/incidentchannel.ts';
 import type { KubeObject, ObjectRef } from '../../kube/objects.ts';
 import type { ChannelStatus } from './status.ts';
-
-export const API_VERSION = `${GROUP}/${VERSION}`;
 
 export const channelRef = (name: string): ObjectRef => ({ apiVersion: API_VERSION, kind: KIND, name });
 

@@ -200,12 +200,16 @@ export class IncidentChannelReconciler {
 
   /**
    * The relay block of a channel whose spec names none. NodePorts are cluster-wide, and the coturn Services that hold
-   * them are the truth (a status may lag, e.g. after a crash): reuse the block this channel's own Service holds, else
-   * the block recorded in its status, else a block no live coturn Service and no other channel's record covers. Two
+   * them are the truth: the block recorded in status (written only once its Service was accepted), else the block this
+   * channel's own Service already holds (a crash before the status write), else a block no live coturn Service and no
+   * other channel's record covers. Two
    * channels picking one free block at once: the apiserver refuses the second Service, which retries and moves on.
    */
   async #relayPorts(channel: ChannelState): Promise<{ min: number; max: number } | undefined> {
     if (channel.spec.calls?.enabled === false || channel.spec.calls?.turn?.relayPorts) return undefined;
+    // Checked first so a settled channel never lists every coturn Service in the cluster on its reconciles.
+    const recorded = (channel.status as { relayPorts?: { min: number; max: number } } | undefined)?.relayPorts;
+    if (recorded) return recorded;
     const namespace = namespaceName(channel.spec.caseId, channel.uid, this.#d.settings.namespacePrefix);
     const services = await this.#d.client.list<KubeObject & { spec?: { ports?: { nodePort?: number }[] } }>(
       'v1',
@@ -219,8 +223,6 @@ export class IncidentChannelReconciler {
     const own = services.find((svc) => svc.metadata.namespace === namespace);
     const ownBlock = own ? held(own) : undefined;
     if (ownBlock) return ownBlock;
-    const recorded = (channel.status as { relayPorts?: { min: number; max: number } } | undefined)?.relayPorts;
-    if (recorded) return recorded;
     const taken: { min: number; max: number }[] = [];
     for (const svc of services) {
       const block = held(svc);
