@@ -310,22 +310,51 @@ describe('Synapse', () => {
   test('the Service exposes client and metrics, and the recorder port only when recording', () => {
     const ports = (c: BuildContext) =>
       (find(buildDesired(c), 'Service', 'synapse').spec as { ports: { port: number }[] }).ports.map((p) => p.port);
-    assert.deepEqual(ports(exampleContext('minimal.yaml')), [8008, 9000, 9101]);
+    assert.deepEqual(ports(exampleContext('minimal.yaml')), [8008, 9000, 9101, 9102]);
     assert.deepEqual(ports(exampleContext('minimal.yaml', { recording: { enabled: false } })), [8008, 9000]);
   });
 
-  test('sidecars (the recorder, later) join the Synapse pod', () => {
-    const sidecar: Container = { name: 'recorder', image: 'x/recorder:1' };
-    const withSidecar = buildSynapseStatefulSet(ctx, [sidecar], [{ name: 'transcript', emptyDir: {} }]);
-    const spec = templateOf(withSidecar).spec;
+  test('with recording on, the recorder is a sidecar with its own claim, uid and credentials file', () => {
+    const sts = buildSynapseStatefulSet(ctx);
+    const spec = templateOf(sts).spec;
     assert.deepEqual(
       spec.containers.map((c) => c.name),
       ['synapse', 'recorder'],
     );
-    assert.ok(spec.volumes?.some((v) => v.name === 'transcript'));
+    const [synapse, recorder] = spec.containers;
+    assert.deepEqual(recorder?.args, ['recorder']);
+    assert.equal(recorder?.image, ctx.images.recorder);
+    // Its own uid, and the homeserver container never mounts the transcript's claim.
+    assert.equal(recorder?.securityContext?.runAsUser, 65532);
+    assert.ok(recorder?.volumeMounts?.some((m) => m.name === 'recorder'));
+    assert.equal(
+      synapse?.volumeMounts?.some((m) => m.name === 'recorder' || m.name === 'recorder-credentials'),
+      false,
+    );
+    const claims = (sts.spec as { volumeClaimTemplates: { metadata: { name: string } }[] }).volumeClaimTemplates;
     assert.deepEqual(
-      templateOf(buildSynapseStatefulSet(ctx)).spec.containers.map((c) => c.name),
+      claims.map((c) => c.metadata.name),
+      ['data', 'recorder'],
+    );
+    // The password comes from a mounted file; no env var carries a value that looks like one.
+    const env = Object.fromEntries((recorder?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.WARROOM_RECORDER_PASSWORD_FILE, '/run/secrets/warroom-recorder/password');
+    assert.equal(env.WARROOM_RECORDER_CONTROL_ROOM, `#control:${ctx.serverName}`);
+    assert.deepEqual(JSON.parse(env.WARROOM_RECORDER_CHANNEL ?? '{}').namespace, ctx.namespace);
+    assert.deepEqual(checkPodRestricted(spec), []);
+  });
+
+  test('with recording off, no recorder container, claim or port', () => {
+    const off = exampleContext('minimal.yaml', { recording: { enabled: false } });
+    const sts = buildSynapseStatefulSet(off);
+    assert.deepEqual(
+      templateOf(sts).spec.containers.map((c) => c.name),
       ['synapse'],
+    );
+    const claims = (sts.spec as { volumeClaimTemplates: { metadata: { name: string } }[] }).volumeClaimTemplates;
+    assert.deepEqual(
+      claims.map((c) => c.metadata.name),
+      ['data'],
     );
   });
 });

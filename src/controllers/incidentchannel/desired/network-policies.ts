@@ -58,7 +58,7 @@ export function buildNetworkPolicies(ctx: BuildContext): KubeObject[] {
           from: [
             { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ctx.network.operatorNamespace } } },
           ],
-          ports: [tcp(PORTS.recorder)],
+          ports: [tcp(PORTS.recorder), tcp(PORTS.recorderControl)],
         },
       ],
     }),

@@ -11,8 +11,13 @@ export type Component = (typeof COMPONENTS)[keyof typeof COMPONENTS];
 export const PORTS = {
   synapseClient: 8008,
   synapseMetrics: 9000,
-  /** The recorder sidecar's HTTP port: seal/export for the operator, metrics for Prometheus. */
+  /** The recorder sidecar's read-only HTTP port: /metrics and /status, for Prometheus and the operator. */
   recorder: 9101,
+  /**
+   * The recorder's control port (seal, export, notices): a port of its own so that the NetworkPolicy can open it to
+   * the operator alone, while Prometheus only ever reaches the read-only one.
+   */
+  recorderControl: 9102,
   element: 8080,
   turn: 3478,
   postgres: 5432,

@@ -1,3 +1,4 @@
+import { parseQuantity } from '../../../api/v1alpha1/quantity.ts';
 import type { KubeObject } from '../../../kube/objects.ts';
 import { channelLabels } from '../names.ts';
 import type { BuildContext } from './context.ts';
@@ -22,7 +23,7 @@ export function buildQuota(ctx: BuildContext): KubeObject[] {
           'limits.cpu': '8',
           'limits.memory': '16Gi',
           persistentvolumeclaims: '4',
-          'requests.storage': '100Gi',
+          'requests.storage': storageQuota(ctx),
           'services.loadbalancers': ctx.calls.enabled ? '1' : '0',
           // TURN needs one node port per relay port plus the listening port (UDP and TCP share one Service).
           'services.nodeports': String(ctx.calls.enabled ? relayPorts + 2 : 0),
@@ -48,4 +49,14 @@ export function buildQuota(ctx: BuildContext): KubeObject[] {
       },
     },
   ];
+}
+
+/**
+ * Room for every claim the channel makes (Synapse's data, the recorder's transcript, Postgres), each of the spec's
+ * size, and at least the 100Gi the quota always allowed; a fixed cap would refuse a large volume's PVC outright.
+ */
+function storageQuota(ctx: BuildContext): string {
+  const claims = 1 + (ctx.recording.enabled ? 1 : 0) + (ctx.database === 'postgres' ? 1 : 0);
+  const gib = Math.ceil((claims * parseQuantity(ctx.storage.size)) / 2 ** 30);
+  return `${Math.max(100, gib)}Gi`;
 }

@@ -1,10 +1,10 @@
 import { channelLabels } from '../names.ts';
 import type { BuildContext } from './context.ts';
 
-/** The `data` claim of a StatefulSet: the spec's storage class and size (immutable, as the CRD enforces). */
-export function dataClaimTemplate(ctx: BuildContext, component: string) {
+/** A claim of a StatefulSet (`data` by default): the spec's storage class and size (immutable, as the CRD enforces). */
+export function dataClaimTemplate(ctx: BuildContext, component: string, name = 'data') {
   return {
-    metadata: { name: 'data', labels: channelLabels(ctx.channel.name, component) },
+    metadata: { name, labels: channelLabels(ctx.channel.name, component) },
     spec: {
       accessModes: ['ReadWriteOnce'],
       ...(ctx.storage.className !== undefined ? { storageClassName: ctx.storage.className } : {}),

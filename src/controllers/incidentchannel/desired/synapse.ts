@@ -15,6 +15,7 @@ import { ANNOTATION_CONFIG_HASH, childMeta, configHash } from './object-meta.ts'
 import type { Container, PodTemplate, Probe, Volume, VolumeMount } from './pod-types.ts';
 import { COMPONENTS, PORTS } from './ports.ts';
 import { POSTGRES_CONNECTION } from './postgres.ts';
+import { buildRecorderSidecar, RECORDER_CLAIM } from './recorder.ts';
 import { POSTGRES_SECRET_KEYS, SECRET_NAMES } from './secret-names.ts';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security.ts';
 import { dataClaimTemplate } from './storage.ts';
@@ -73,9 +74,12 @@ export function buildSynapseService(ctx: BuildContext): KubeObject {
     { name: 'client', port: PORTS.synapseClient, targetPort: PORTS.synapseClient, protocol: 'TCP' },
     { name: 'metrics', port: PORTS.synapseMetrics, targetPort: PORTS.synapseMetrics, protocol: 'TCP' },
   ];
-  // The recorder sidecar listens here (seal/export for the operator, metrics for Prometheus).
+  // The recorder sidecar: read-only metrics/status, and its control port (seal, export, notices) for the operator.
   if (ctx.recording.enabled) {
-    ports.push({ name: 'recorder', port: PORTS.recorder, targetPort: PORTS.recorder, protocol: 'TCP' });
+    ports.push(
+      { name: 'recorder', port: PORTS.recorder, targetPort: PORTS.recorder, protocol: 'TCP' },
+      { name: 'recorder-ctl', port: PORTS.recorderControl, targetPort: PORTS.recorderControl, protocol: 'TCP' },
+    );
   }
   return {
     apiVersion: 'v1',
@@ -86,14 +90,10 @@ export function buildSynapseService(ctx: BuildContext): KubeObject {
 }
 
 /**
- * @param sidecars extra containers of the Synapse pod. The recorder goes here: it must share the pod's lifetime
- * and the homeserver's network namespace. It mounts its own volumes, which the caller appends via `sidecarVolumes`.
+ * With recording on, the recorder sidecar joins the pod: it shares the pod's lifetime and the homeserver's network
+ * namespace, and its transcript lives on a claim of its own.
  */
-export function buildSynapseStatefulSet(
-  ctx: BuildContext,
-  sidecars: Container[] = [],
-  sidecarVolumes: Volume[] = [],
-): KubeObject {
+export function buildSynapseStatefulSet(ctx: BuildContext): KubeObject {
   const labels = channelLabels(ctx.channel.name, COMPONENTS.synapse);
   const paths = SYNAPSE_DEFAULT_PATHS;
   const health: Probe = { httpGet: { path: '/health', port: PORTS.synapseClient } };
@@ -157,6 +157,7 @@ export function buildSynapseStatefulSet(
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 
+  const recorder = ctx.recording.enabled ? buildRecorderSidecar(ctx) : undefined;
   const template: PodTemplate = {
     metadata: { labels, annotations: { [ANNOTATION_CONFIG_HASH]: configHash(synapseConfigData(ctx)) } },
     spec: {
@@ -165,8 +166,8 @@ export function buildSynapseStatefulSet(
       enableServiceLinks: false,
       securityContext: restrictedPodSecurityContext(SYNAPSE_UID),
       ...(initContainers.length > 0 ? { initContainers } : {}),
-      containers: [synapse, ...sidecars],
-      volumes: [...volumes, ...sidecarVolumes],
+      containers: recorder ? [synapse, recorder.container] : [synapse],
+      volumes: recorder ? [...volumes, ...recorder.volumes] : volumes,
     },
   };
 
@@ -179,7 +180,10 @@ export function buildSynapseStatefulSet(
       serviceName: 'synapse',
       selector: { matchLabels: labels },
       template,
-      volumeClaimTemplates: [dataClaimTemplate(ctx, COMPONENTS.synapse)],
+      volumeClaimTemplates: [
+        dataClaimTemplate(ctx, COMPONENTS.synapse),
+        ...(recorder ? [dataClaimTemplate(ctx, COMPONENTS.synapse, RECORDER_CLAIM)] : []),
+      ],
     },
   };
 }
