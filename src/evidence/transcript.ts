@@ -169,18 +169,8 @@ function countRecord(c: TranscriptCounts, rec: TranscriptRecord): void {
 export function verifyChain(
   text: string | Uint8Array,
 ): { ok: true; count: number; head: string } | { ok: false; line: number; reason: string } {
-  const bytes =
-    typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.length);
-  const checker = new ChainChecker();
-  let start = 0;
-  while (start < bytes.length) {
-    const nl = bytes.indexOf(0x0a, start);
-    const line = checker.count + 1;
-    if (nl < 0) return { ok: false, line, reason: 'the last line has no trailing newline (torn write?)' };
-    const reason = checker.push(bytes.subarray(start, nl));
-    if (reason) return { ok: false, line, reason };
-    start = nl + 1;
-  }
+  const { checker, broken } = readTranscript(typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
+  if (broken) return { ok: false, ...broken };
   return { ok: true, count: checker.count, head: checker.head };
 }
 
@@ -525,4 +515,26 @@ function brokenChain(path: string, line: number, reason: string): Error {
   return new Error(
     `transcript ${path} is broken at line ${line}: ${reason}; refusing to append to a broken chain (keep the file as evidence and start a new data dir)`,
   );
+}
+
+/** Reads a whole transcript (bytes of transcript.jsonl): every record, the checker's totals, the first broken line. */
+export function readTranscript(bytes: Uint8Array): {
+  records: TranscriptRecord[];
+  checker: ChainChecker;
+  broken?: { line: number; reason: string };
+} {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const checker = new ChainChecker();
+  const records: TranscriptRecord[] = [];
+  let start = 0;
+  while (start < buf.length) {
+    const nl = buf.indexOf(0x0a, start);
+    const line = checker.count + 1;
+    if (nl < 0) return { records, checker, broken: { line, reason: 'the last line has no trailing newline' } };
+    const reason = checker.push(buf.subarray(start, nl));
+    if (reason) return { records, checker, broken: { line, reason } };
+    records.push(checker.last!);
+    start = nl + 1;
+  }
+  return { records, checker };
 }

@@ -1,0 +1,71 @@
+// Where signed evidence archives are kept. The file store writes atomically (temp file, fsync, link, fsync dir),
+// never replaces an existing archive (a different archive under a taken name gets a suffix; the same bytes are
+// simply found again), and keeps files 0600.
+import { createHash } from 'node:crypto';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { fsyncDir } from './transcript.ts';
+
+export interface EvidenceStore {
+  put(name: string, bytes: Uint8Array): Promise<{ location: string; sha256: string }>;
+  get(location: string): Promise<Uint8Array>;
+}
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+const MAX_SUFFIX = 1000;
+
+export class FileEvidenceStore implements EvidenceStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+
+  async put(name: string, bytes: Uint8Array): Promise<{ location: string; sha256: string }> {
+    if (!SAFE_NAME.test(name) || name.includes('..')) {
+      throw new Error(`evidence name ${JSON.stringify(name)} must be a plain file name ([A-Za-z0-9._-], no path)`);
+    }
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = join(this.dir, `.${name}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`);
+    const fd = await open(tmp, 'wx', 0o600);
+    try {
+      await fd.writeFile(bytes);
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+    try {
+      for (let i = 0; i < MAX_SUFFIX; i++) {
+        const candidate = join(this.dir, i === 0 ? name : suffixed(name, i));
+        try {
+          // link() never replaces an existing file, unlike rename().
+          await link(tmp, candidate);
+          await fsyncDir(this.dir);
+          return { location: candidate, sha256 };
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          const existing = await readFile(candidate);
+          if (createHash('sha256').update(existing).digest('hex') === sha256) return { location: candidate, sha256 };
+        }
+      }
+      throw new Error(`evidence store ${this.dir}: ${MAX_SUFFIX} different archives are already named ${name}`);
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+  }
+
+  async get(location: string): Promise<Uint8Array> {
+    const path = resolve(this.dir, location);
+    const rel = relative(this.dir, path);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/')) {
+      throw new Error(`evidence location ${JSON.stringify(location)} is not in the store ${this.dir}`);
+    }
+    return new Uint8Array(await readFile(path));
+  }
+}
+
+function suffixed(name: string, i: number): string {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? `${name.slice(0, dot)}-${i}${name.slice(dot)}` : `${name}-${i}`;
+}

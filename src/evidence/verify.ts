@@ -1,0 +1,288 @@
+// Verifies an evidence archive end to end: the tar is canonical, the manifest parses and is signed, the transcript's
+// hash and chain match the manifest, every media file is what its name, the manifest and the transcript say, and
+// the HTML is exactly the rendering of the transcript. Any changed byte fails at least one check.
+import { createHash, type KeyObject } from 'node:crypto';
+import { renderTranscriptHtml } from './html.ts';
+import { HTML_FILE, HTML_RENDERER, MANIFEST_FILE, type Manifest, parseManifest, SIGNATURE_FILE } from './manifest.ts';
+import { decodeSignatureFile, keyId, parsePublicKey, verifyManifestSignature } from './signing.ts';
+import { readTar, tarMtime } from './tar.ts';
+import { MEDIA_DIR, readTranscript, TRANSCRIPT_FILE } from './transcript.ts';
+
+export interface VerifyCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checks: VerifyCheck[];
+  firstBrokenLink?: { line: number; reason: string };
+  manifest?: Manifest;
+  /** Valid but worth saying, e.g. "signer key not pinned". */
+  warnings: string[];
+}
+
+export interface VerifyOptions {
+  /** The operator's public key (PEM or base64 SPKI DER). Without it the key embedded in the manifest is used. */
+  publicKey?: KeyObject | string;
+  /** Check an export the operator has not signed yet: it must carry no signature and no signer. */
+  unsigned?: boolean;
+}
+
+const MEDIA_NAME = /^media\/([0-9a-f]{64})$/;
+
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function verifyArchive(bytes: Uint8Array, opts: VerifyOptions = {}): VerifyReport {
+  const report: VerifyReport = { ok: false, checks: [], warnings: [] };
+  const check = (name: string, ok: boolean, detail: string) => {
+    report.checks.push({ name, ok, detail });
+    return ok;
+  };
+  const finish = () => {
+    report.ok = report.checks.length > 0 && report.checks.every((c) => c.ok);
+    return report;
+  };
+
+  // 1. The tar itself.
+  let tar: ReturnType<typeof readTar>;
+  try {
+    tar = readTar(bytes);
+  } catch (err) {
+    check('tar', false, (err as Error).message);
+    return finish();
+  }
+  const files = new Map(tar.entries.map((e) => [e.name, e.data]));
+  check('tar', true, `well-formed canonical ustar, ${tar.entries.length} entries, ${bytes.length} bytes`);
+
+  const required = [MANIFEST_FILE, TRANSCRIPT_FILE, HTML_FILE, ...(opts.unsigned ? [] : [SIGNATURE_FILE])];
+  const missing = required.filter((n) => !files.has(n));
+  const unexpected = [...files.keys()].filter(
+    (n) =>
+      !MEDIA_NAME.test(n) && n !== MANIFEST_FILE && n !== TRANSCRIPT_FILE && n !== HTML_FILE && n !== SIGNATURE_FILE,
+  );
+  check(
+    'entries',
+    missing.length === 0 && unexpected.length === 0,
+    missing.length || unexpected.length
+      ? [
+          missing.length ? `missing ${missing.join(', ')}` : '',
+          unexpected.length ? `unexpected ${unexpected.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; ')
+      : `${required.join(', ')} and ${[...files.keys()].filter((n) => MEDIA_NAME.test(n)).length} media files`,
+  );
+
+  // 2. The manifest.
+  const manifestBytes = files.get(MANIFEST_FILE);
+  let manifest: Manifest | undefined;
+  if (manifestBytes) {
+    try {
+      manifest = parseManifest(manifestBytes);
+      report.manifest = manifest;
+      check('manifest', true, `${manifest.format}, case ${manifest.channel.caseId}, created ${manifest.createdAt}`);
+    } catch (err) {
+      check('manifest', false, (err as Error).message);
+    }
+  } else {
+    check('manifest', false, `${MANIFEST_FILE} is missing`);
+  }
+  if (manifest) {
+    const expected = tarMtime(new Date(manifest.createdAt));
+    check(
+      'tar mtime',
+      tar.mtime === expected,
+      tar.mtime === expected ? 'every entry has the manifest createdAt' : `${tar.mtime} ≠ createdAt ${expected}`,
+    );
+  }
+
+  // 3. The signature.
+  if (manifestBytes && manifest)
+    checkSignature(manifestBytes, manifest, files.get(SIGNATURE_FILE), opts, report, check);
+
+  // 4. The transcript: hash and chain.
+  const transcript = files.get(TRANSCRIPT_FILE);
+  const scan = transcript ? readTranscript(transcript) : undefined;
+  if (transcript && manifest) {
+    const sha = sha256Hex(transcript);
+    check(
+      'transcript sha256',
+      sha === manifest.transcript.sha256,
+      sha === manifest.transcript.sha256 ? sha : `${sha} ≠ manifest ${manifest.transcript.sha256}`,
+    );
+  }
+  if (scan) {
+    if (scan.broken) {
+      report.firstBrokenLink = scan.broken;
+      check('chain', false, `broken at line ${scan.broken.line}: ${scan.broken.reason}`);
+    } else {
+      check('chain', true, `${scan.checker.count} lines, head ${scan.checker.head}`);
+    }
+  }
+
+  // 5. Counts, head hash, time range.
+  if (scan && manifest) {
+    if (scan.broken) check('counts', false, 'not checked: the chain is broken');
+    else {
+      const c = scan.checker.counts;
+      const t = manifest.transcript;
+      const mismatches: string[] = [];
+      const same = (what: string, actual: unknown, claimed: unknown) => {
+        if (JSON.stringify(actual) !== JSON.stringify(claimed)) {
+          mismatches.push(`${what}: transcript ${JSON.stringify(actual)}, manifest ${JSON.stringify(claimed)}`);
+        }
+      };
+      same('lines', scan.checker.count, t.lines);
+      same('headHash', scan.checker.head, t.headHash);
+      same('sealed', scan.checker.sealed, t.sealed);
+      same('events', c.events, t.events);
+      same('decrypted', c.decrypted, t.decrypted);
+      same('failed', c.failed, t.failed);
+      same('plaintext', c.plaintext, t.plaintext);
+      same('byType', sortKeys(c.byType), sortKeys(t.byType));
+      const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+      same('timeRange.first', iso(c.firstTs), manifest.timeRange.first);
+      same('timeRange.last', iso(c.lastTs), manifest.timeRange.last);
+      check(
+        'counts',
+        mismatches.length === 0,
+        mismatches.length
+          ? mismatches.join('; ')
+          : `${c.events} events (${c.decrypted} decrypted, ${c.failed} failed, ${c.plaintext} plaintext), ${scan.checker.sealed ? 'sealed' : 'not sealed'}`,
+      );
+    }
+  }
+
+  // 6. Media: file name = content hash = manifest entry = the records that reference it.
+  if (manifest) {
+    const problems: string[] = [];
+    const inTar = new Map<string, Uint8Array>();
+    for (const [name, data] of files) {
+      const m = MEDIA_NAME.exec(name);
+      if (!m) continue;
+      inTar.set(name, data);
+      const sha = sha256Hex(data);
+      if (sha !== m[1]) problems.push(`${name} has sha256 ${sha}`);
+    }
+    const listed = new Map(manifest.media.map((m) => [m.file, m]));
+    if (listed.size !== manifest.media.length) problems.push('the manifest lists a media file twice');
+    for (const [file, m] of listed) {
+      const data = inTar.get(file);
+      if (!data) problems.push(`${file} is in the manifest but not in the archive`);
+      else if (file !== `${MEDIA_DIR}/${m.sha256}` || data.length !== m.bytes) {
+        problems.push(`${file}: manifest says sha256 ${m.sha256}, ${m.bytes} bytes; archive has ${data.length} bytes`);
+      }
+    }
+    for (const file of inTar.keys()) if (!listed.has(file)) problems.push(`${file} is not in the manifest`);
+    const referenced = new Set<string>();
+    for (const r of scan?.records ?? []) {
+      for (const m of r.media ?? []) {
+        referenced.add(m.file);
+        const data = inTar.get(m.file);
+        if (!data) problems.push(`line ${r.seq} references ${m.file}, which the archive lacks`);
+        else if (data.length !== m.bytes)
+          problems.push(`line ${r.seq} says ${m.file} has ${m.bytes} bytes, not ${data.length}`);
+      }
+    }
+    if (scan && !scan.broken) {
+      for (const file of listed.keys()) if (!referenced.has(file)) problems.push(`${file} is referenced by no record`);
+    }
+    check(
+      'media',
+      problems.length === 0,
+      problems.length ? problems.slice(0, 5).join('; ') : `${inTar.size} files match`,
+    );
+  }
+
+  // 7. The HTML: its hash, and that it is exactly the rendering of this transcript.
+  const html = files.get(HTML_FILE);
+  if (html && manifest) {
+    const sha = sha256Hex(html);
+    if (sha !== manifest.html.sha256) check('html', false, `sha256 ${sha} ≠ manifest ${manifest.html.sha256}`);
+    else if (manifest.html.renderer !== HTML_RENDERER) {
+      check('html', true, `sha256 matches (rendered by ${manifest.html.renderer}, not re-rendered)`);
+    } else if (!scan || scan.broken) check('html', false, 'not re-rendered: the chain is broken');
+    else {
+      const again = renderTranscriptHtml(scan.records, htmlInfo(manifest));
+      const same = sha256Hex(again) === sha;
+      check(
+        'html',
+        same,
+        same
+          ? 'sha256 matches and it is the rendering of transcript.jsonl'
+          : 'does not match a fresh rendering of transcript.jsonl',
+      );
+    }
+  }
+  return finish();
+}
+
+export function htmlInfo(m: Manifest) {
+  return {
+    channel: m.channel,
+    createdAt: m.createdAt,
+    headHash: m.transcript.headHash,
+    lines: m.transcript.lines,
+    sealed: m.transcript.sealed,
+  };
+}
+
+function checkSignature(
+  manifestBytes: Uint8Array,
+  manifest: Manifest,
+  sigFile: Uint8Array | undefined,
+  opts: VerifyOptions,
+  report: VerifyReport,
+  check: (name: string, ok: boolean, detail: string) => boolean,
+): void {
+  if (opts.unsigned) {
+    const clean = !sigFile && !manifest.signer;
+    check('signature', clean, clean ? 'unsigned export (the operator signs it)' : 'the export is already signed');
+    return;
+  }
+  if (!sigFile) return void check('signature', false, `${SIGNATURE_FILE} is missing: the archive is not signed`);
+  if (!manifest.signer) return void check('signature', false, 'the manifest names no signer');
+  const sig = decodeSignatureFile(sigFile);
+  if (!sig) return void check('signature', false, `${SIGNATURE_FILE} is not one canonical base64 ed25519 signature`);
+  let embedded: KeyObject;
+  try {
+    embedded = parsePublicKey(manifest.signer.publicKey);
+  } catch (err) {
+    return void check('signature', false, `signer public key: ${(err as Error).message}`);
+  }
+  if (keyId(embedded) !== manifest.signer.keyId) {
+    return void check('signature', false, 'signer keyId is not the fingerprint of the signer public key');
+  }
+  if (opts.publicKey !== undefined) {
+    let pinned: KeyObject;
+    try {
+      pinned = parsePublicKey(opts.publicKey);
+    } catch (err) {
+      return void check('signature', false, `pinned public key: ${(err as Error).message}`);
+    }
+    const pinnedId = keyId(pinned);
+    if (pinnedId !== manifest.signer.keyId) {
+      return void check('signature', false, `signed by key ${manifest.signer.keyId}, not the pinned key ${pinnedId}`);
+    }
+    const ok = verifyManifestSignature(manifestBytes, sig, pinned);
+    check('signature', ok, ok ? `valid ed25519 signature by the pinned key ${pinnedId}` : 'INVALID signature');
+    return;
+  }
+  const ok = verifyManifestSignature(manifestBytes, sig, embedded);
+  if (ok) report.warnings.push('signer key not pinned');
+  check(
+    'signature',
+    ok,
+    ok
+      ? `valid against the key embedded in the manifest (${manifest.signer.keyId}); signer key not pinned — pass the operator's public key to pin it`
+      : 'INVALID signature',
+  );
+}
+
+function sortKeys(o: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
