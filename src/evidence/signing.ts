@@ -49,9 +49,10 @@ async function readKeyFile(path: string): Promise<KeyObject | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(`cannot read signing key ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
+  // Group bits are tolerated: a Secret volume with an fsGroup is made group-readable by the kubelet.
   const mode = (await stat(path)).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new Error(`signing key ${path} is readable by group or others (mode ${mode.toString(8)}); chmod 600 it`);
+  if ((mode & 0o007) !== 0) {
+    throw new Error(`signing key ${path} is accessible to others (mode ${mode.toString(8)}); chmod 600 it`);
   }
   let key: KeyObject;
   try {
