@@ -7,10 +7,12 @@ import { TokenReviewer } from './kube/auth.ts';
 import { runProvisioner } from './matrix/provisioner-main.ts';
 import { createLogger } from './observability/logger.ts';
 import { startOperator } from './operator.ts';
+import { runRecorder } from './recorder/main.ts';
 
 const ENTRYPOINTS: Record<string, (argv: string[]) => Promise<void>> = {
   operator: runOperator,
   provisioner: () => runProvisioner(process.env, createLogger({ level: 'info' }).child({ component: 'provisioner' })),
+  recorder: () => runRecorder(process.env),
 };
 
 async function runOperator(argv: string[]): Promise<void> {

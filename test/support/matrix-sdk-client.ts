@@ -17,6 +17,23 @@ export interface SdkUser {
     body: string,
     timeoutMs?: number,
   ): Promise<{ sender: string; eventId: string; wireType: string }>;
+  /** Sends any (room) event; encrypted in an E2EE room. Returns the event id. */
+  sendEvent(roomId: string, type: string, content: Record<string, unknown>): Promise<string>;
+  /** Returns the redaction's event id. */
+  redact(roomId: string, eventId: string, reason?: string): Promise<string>;
+  /** Uploads `data` as an encrypted attachment (AES-256-CTR, spec v2) and sends an m.file. Returns the event id. */
+  sendEncryptedFile(roomId: string, name: string, data: Uint8Array, mimetype?: string): Promise<string>;
+  /** Resolves once this client holds a decrypted m.room.message whose body contains `contains`. */
+  waitForDecryptedText(
+    roomId: string,
+    contains: string,
+    timeoutMs?: number,
+  ): Promise<{ sender: string; eventId: string; body: string }>;
+  /** This client's view of another device (null when it does not know the device). */
+  deviceVerification(
+    userId: string,
+    deviceId: string,
+  ): Promise<{ signedByOwner: boolean; crossSigningVerified: boolean; localVerified: boolean } | null>;
   /** Logs the device out and ends the worker. */
   stop(): Promise<void>;
 }
@@ -57,6 +74,20 @@ export function startSdkUser(baseUrl: string, username: string, password: string
           sendText: (roomId, body) => call({ op: 'sendText', roomId, body }),
           waitForDecryptedMessage: (roomId, body, timeoutMs = 30_000) =>
             call({ op: 'waitForDecryptedMessage', roomId, body, timeoutMs }),
+          sendEvent: (roomId, type, content) => call({ op: 'sendEvent', roomId, type, content }),
+          redact: (roomId, eventId, reason) =>
+            call({ op: 'redact', roomId, eventId, ...(reason === undefined ? {} : { reason }) }),
+          sendEncryptedFile: (roomId, name, data, mimetype = 'application/octet-stream') =>
+            call({
+              op: 'sendEncryptedFile',
+              roomId,
+              name,
+              dataBase64: Buffer.from(data).toString('base64'),
+              mimetype,
+            }),
+          waitForDecryptedText: (roomId, contains, timeoutMs = 30_000) =>
+            call({ op: 'waitForDecryptedText', roomId, contains, timeoutMs }),
+          deviceVerification: (userId, deviceId) => call({ op: 'deviceVerification', userId, deviceId }),
           async stop() {
             await call({ op: 'stop' }).catch(() => {});
             await worker.terminate();
