@@ -1,0 +1,277 @@
+// The local images, built here without a Docker engine (hack/images/build.ts): every archive exists and carries its
+// tag (what `ctr -n k8s.io images import` will register), each image's config runs as the non-root user its pod spec
+// expects, and the images really run: Node 24 in the operator image, Synapse importable by the venv's `python`,
+// coturn's turnserver, the sealed-secrets controller, the pause binary (PID 1: exits 0 on SIGTERM and reaps orphans)
+// and the Element stand-in serving config.json. A second ensureImages() is a pure cache hit.
+// Needs no cluster; the first run builds everything (minutes), later runs hit the cache.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePort } from '../../hack/cluster/processes.ts';
+import {
+  type BuiltImage,
+  ensureImages,
+  ensureInStorage,
+  IMAGE_NAMES,
+  PAUSE_IMAGE_REF,
+} from '../../hack/images/build.ts';
+import { synapseVersion } from '../../hack/images/recipes.ts';
+
+const exec = promisify(execFile);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** What each image's config must say: the uid:gid its pod spec runs it as (runAsUser/runAsGroup). */
+const EXPECTED_USER: Record<string, string> = {
+  operator: '65532:65532',
+  synapse: '991:991',
+  coturn: '65534:65534',
+  'sealed-secrets-controller': '1001:1001',
+  pause: '65535:65535',
+  element: '101:101',
+};
+
+let images: Record<string, BuiltImage>;
+
+/** Runs argv in a throwaway working container of `ref` as `user` (chroot isolation), and removes the container. */
+async function runIn(
+  image: BuiltImage,
+  user: string,
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  await ensureInStorage(image);
+  const { stdout: id } = await exec('buildah', ['from', '--quiet', '--pull=never', image.ref]);
+  const container = id.trim();
+  try {
+    const envArgs = Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+    const { stdout, stderr } = await exec(
+      'buildah',
+      ['run', '--isolation', 'chroot', '--user', user, ...envArgs, container, '--', ...argv],
+      { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+    );
+    return stdout + stderr;
+  } finally {
+    await exec('buildah', ['rm', container]);
+  }
+}
+
+async function imageConfig(image: BuiltImage): Promise<{ User?: string; Entrypoint?: string[]; Cmd?: string[] }> {
+  await ensureInStorage(image);
+  const { stdout } = await exec('buildah', ['inspect', '--type', 'image', image.ref], { maxBuffer: 16 * 1024 * 1024 });
+  return (JSON.parse(stdout) as { OCIv1: { config: { User?: string; Entrypoint?: string[]; Cmd?: string[] } } }).OCIv1
+    .config;
+}
+
+/** The tags a docker-archive registers on import: manifest.json's RepoTags. */
+async function archiveTags(archive: string): Promise<string[]> {
+  const { stdout } = await exec('tar', ['-xOf', archive, 'manifest.json'], { maxBuffer: 1024 * 1024 });
+  const manifest = JSON.parse(stdout) as { RepoTags?: string[] }[];
+  assert.equal(manifest.length, 1, `${archive} holds one image`);
+  return manifest[0]?.RepoTags ?? [];
+}
+
+describe('local images (buildah, no Docker engine)', () => {
+  before(async () => {
+    const started = performance.now();
+    images = await ensureImages();
+    const built = Object.entries(images).filter(([, i]) => i.built);
+    process.stderr.write(
+      `[images.test] ensureImages ${((performance.now() - started) / 1000).toFixed(1)} s; built: ${
+        built.map(([n, i]) => `${n} ${i.seconds.toFixed(1)} s`).join(', ') || 'nothing (cache hit)'
+      }\n`,
+    );
+  });
+
+  test('every image has an archive whose manifest carries its ref (and the pause image the kubelet default)', async () => {
+    assert.deepEqual(Object.keys(images).sort(), [...IMAGE_NAMES].sort());
+    for (const [name, image] of Object.entries(images)) {
+      assert.match(image.ref, new RegExp(`^localhost/warroom/${name}:[0-9a-f]{12}$`));
+      assert.equal(image.ref.split(':')[1], image.inputsHash.slice(0, 12));
+      const tags = await archiveTags(image.archive);
+      assert.ok(tags.includes(image.ref), `${image.archive} tags ${tags.join(', ')} lack ${image.ref}`);
+      assert.ok(image.bytes > 0);
+    }
+    assert.ok((await archiveTags(images.pause!.archive)).includes(PAUSE_IMAGE_REF));
+  });
+
+  test('a second ensureImages() is a cache hit: nothing whose inputs are unchanged is rebuilt', async () => {
+    const again = await ensureImages();
+    for (const [name, image] of Object.entries(again)) {
+      // The operator's inputs are the working tree's src/: an engineer saving a file in between changes them.
+      if (name === 'operator' && image.inputsHash !== images[name]?.inputsHash) continue;
+      assert.equal(image.inputsHash, images[name]?.inputsHash, `${name}'s inputs changed`);
+      assert.equal(image.built, false, `${name} was rebuilt`);
+      assert.equal(image.ref, images[name]?.ref);
+    }
+  });
+
+  test('each image runs as the non-root uid:gid its pod spec uses', async () => {
+    for (const [name, user] of Object.entries(EXPECTED_USER)) {
+      assert.equal((await imageConfig(images[name]!)).User, user, name);
+    }
+  });
+
+  test('node24 base and operator: Node 24 from the devDependency; the operator image has no npm', async () => {
+    const pkg = JSON.parse(await readFile(`${root}node_modules/node/package.json`, 'utf8')) as { version: string };
+    assert.equal((await runIn(images.node24!, '1000:1000', ['node', '--version'])).trim(), `v${pkg.version}`);
+    const operator = images.operator!;
+    assert.equal((await runIn(operator, '65532:65532', ['node', '--version'])).trim(), `v${pkg.version}`);
+    const probe = await runIn(operator, '65532:65532', [
+      'node',
+      '-e',
+      "const fs=require('node:fs');console.log(fs.existsSync('/usr/local/bin/npm'),fs.existsSync('/app/node_modules/fastify'),fs.existsSync('/app/src/main.ts'))",
+    ]);
+    assert.equal(probe.trim(), 'false true true');
+    assert.deepEqual((await imageConfig(operator)).Entrypoint, ['node', 'src/main.ts']);
+  });
+
+  test('synapse: the pod spec command `python -m synapse.app.homeserver` resolves to the pinned Synapse', async () => {
+    const version = await synapseVersion(root);
+    const out = await runIn(images.synapse!, '991:991', [
+      'python',
+      '-c',
+      'import synapse, psycopg2, synapse.app.homeserver; print(synapse.__version__)',
+    ]);
+    assert.equal(out.trim().split('\n').at(-1), version);
+    // The pgpass init container's command.
+    assert.match(await runIn(images.synapse!, '991:991', ['install', '--version']), /coreutils/);
+  });
+
+  test('coturn: /bin/sh, cat and turnserver 4.6.1 for the pod spec shell snippet', async () => {
+    const out = await runIn(images.coturn!, '65534:65534', ['/bin/sh', '-c', 'command -v cat && turnserver --version']);
+    assert.match(out, /\/cat\n[\s\S]*4\.6\.1/);
+  });
+
+  test('sealed-secrets controller: `controller` on PATH, the pinned version', async () => {
+    assert.match(
+      await runIn(images['sealed-secrets-controller']!, '1001:1001', ['controller', '--version']),
+      /v0\.36\.0/,
+    );
+  });
+
+  test('containerd imports the archives with their tags (a private containerd, as the real node runs one)', async (t) => {
+    const containerd = await exec('sh', ['-c', 'command -v containerd && command -v ctr']).catch(() => undefined);
+    if (!containerd) {
+      t.skip('containerd is not installed (bash hack/peers/real-node.sh installs it)');
+      return;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'warroom-images-ctd-'));
+    const address = join(dir, 'containerd.sock');
+    const config = [
+      'version = 2',
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      `[grpc]\n  address = "${address}"`,
+      `[ttrpc]\n  address = "${dir}/ttrpc.sock"`,
+      '[debug]\n  address = ""',
+      '[metrics]\n  address = ""',
+    ].join('\n');
+    await writeFile(join(dir, 'config.toml'), `${config}\n`);
+    const daemon = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'containerd', '-c', join(dir, 'config.toml')], {
+      stdio: 'ignore',
+    });
+    const stopped = new Promise((resolve) => daemon.on('exit', resolve));
+    try {
+      const ctr = (...args: string[]) =>
+        exec('ctr', ['--address', address, '-n', 'k8s.io', ...args], { timeout: 120_000 });
+      let ready = false;
+      for (let i = 0; i < 50 && !ready; i++) {
+        ready = await ctr('version').then(
+          () => true,
+          () => false,
+        );
+        if (!ready) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(ready, 'private containerd did not start');
+      const small = ['pause', 'element', 'sealed-secrets-controller', 'coturn'];
+      for (const name of small) await ctr('images', 'import', images[name]!.archive);
+      const listed = (await ctr('images', 'ls', '-q')).stdout.trim().split('\n');
+      for (const name of small) assert.ok(listed.includes(images[name]!.ref), `${images[name]!.ref} not in ${listed}`);
+      assert.ok(listed.includes(PAUSE_IMAGE_REF));
+    } finally {
+      daemon.kill('SIGTERM');
+      await stopped;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('pause', () => {
+    let child: ChildProcess | undefined;
+    after(() => child?.kill('SIGKILL'));
+
+    test('as PID 1 it reaps an orphan and exits 0 on SIGTERM', async () => {
+      const image = images.pause!;
+      const { stdout: id } = await exec('buildah', ['from', '--quiet', '--pull=never', image.ref]);
+      const container = id.trim();
+      try {
+        const { stdout: mnt } = await exec('buildah', ['mount', container]);
+        const pause = `${mnt.trim()}/pause`;
+        assert.equal((await exec(pause, ['--version'])).stdout.trim(), 'warroom-pause 1');
+        // A new PID namespace: pause is its PID 1, as in a pod sandbox.
+        child = spawn('unshare', ['--pid', '--fork', '--kill-child', pause], { stdio: 'ignore' });
+        const pid1 = await childPidOf(child.pid!);
+        // An orphan inside the namespace: sh starts `sleep` and exits, so `sleep` is reparented to pause.
+        await exec('nsenter', ['--target', String(pid1), '--pid', '--', 'sh', '-c', 'sleep 0.3 & exit 0']);
+        await new Promise((r) => setTimeout(r, 1500));
+        const zombies = await zombieChildrenOf(pid1);
+        assert.deepEqual(zombies, [], 'pause left zombies');
+        const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
+        process.kill(pid1, 'SIGTERM');
+        assert.equal(await exited, 0);
+        child = undefined;
+      } finally {
+        await exec('buildah', ['umount', container]).catch(() => undefined);
+        await exec('buildah', ['rm', container]);
+      }
+    });
+  });
+
+  test('element stand-in: its entrypoint serves /config.json and the stand-in page on $ELEMENT_WEB_PORT as 101', async () => {
+    const image = images.element!;
+    const entrypoint = (await imageConfig(image)).Entrypoint ?? [];
+    const port = await freePort();
+    // The image's own entrypoint, bounded by busybox timeout so the server always goes away.
+    const serving = runIn(image, '101:101', ['/bin/busybox', 'timeout', '4', ...entrypoint], {
+      ELEMENT_WEB_PORT: String(port),
+    }).catch((e: unknown) => String(e));
+    let config: Response | undefined;
+    for (let i = 0; i < 40 && !config; i++) {
+      config = await fetch(`http://127.0.0.1:${port}/config.json`).catch(() => undefined);
+      if (!config) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(config, 'the stand-in never answered');
+    assert.equal(config.status, 200);
+    assert.match(config.headers.get('content-type') ?? '', /application\/json/);
+    assert.ok(JSON.parse(await config.text()));
+    const index = await fetch(`http://127.0.0.1:${port}/`);
+    assert.match(await index.text(), /stand-in/);
+    await serving;
+  });
+});
+
+/** The first child of `pid` (unshare's forked PID 1), waiting briefly for it to appear. */
+async function childPidOf(pid: number): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+    const first = Number.parseInt(children.trim().split(/\s+/)[0] ?? '', 10);
+    if (Number.isInteger(first) && first > 0) return first;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no child of ${pid}`);
+}
+
+async function zombieChildrenOf(pid: number): Promise<number[]> {
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim();
+  const zombies: number[] = [];
+  for (const child of children ? children.split(/\s+/).map(Number) : []) {
+    const status = await readFile(`/proc/${child}/status`, 'utf8').catch(() => '');
+    if (/^State:\s+Z/m.test(status)) zombies.push(child);
+  }
+  return zombies;
+}
