@@ -33,6 +33,23 @@ export interface RecorderSession {
 }
 
 const FIRST_SYNC_TIMEOUT_MS = 120_000;
+const OWN_SIGNATURE_WAIT_MS = 15_000;
+
+async function waitForOwnSignature(
+  client: MatrixClient,
+  userId: string,
+  deviceId: string,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const started = performance.now();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = await client.getCrypto()?.getDeviceVerificationStatus(userId, deviceId);
+    if (status?.signedByOwner) return Math.round(performance.now() - started);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+}
 
 /** The SDK is chatty; its debug lines go to trace, its errors to warn. Lines are joined strings, never objects. */
 function sdkLogger(log: Logger): SdkLogger {
@@ -155,6 +172,15 @@ export async function openSession(
     if (secrets) await vault.write('secrets', JSON.stringify(secrets));
     log.info({ deviceId: login.device_id }, 'cross-signing identity created; device cross-signed');
   }
+
+  // Right after bootstrapCrossSigning (or the signature upload for a restored identity) the device reads
+  // signedByOwner: false, for the recorder itself and for every participant: each holds a cached copy of the
+  // recorder's device keys taken before the signature existed. The server then lists the recorder in
+  // device_lists.changed on everyone's next /sync, each client re-queries /keys/query, and the flag turns true
+  // (about 200 ms on a local Synapse; measured with matrix-js-sdk 43). Wait for our own view, bounded.
+  const signedAfterMs = await waitForOwnSignature(client, login.user_id, login.device_id, OWN_SIGNATURE_WAIT_MS);
+  if (signedAfterMs === undefined) log.warn({ deviceId: login.device_id }, 'device not yet seen as cross-signed');
+  else log.info({ deviceId: login.device_id, ms: signedAfterMs }, 'device seen as cross-signed by its owner');
 
   const deletedDevices: string[] = [];
   const { devices } = await client.getDevices();
