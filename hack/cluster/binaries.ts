@@ -14,7 +14,8 @@ export type Component =
   | 'kwok'
   | 'kubeseal'
   | 'sealed-secrets-controller'
-  | 'helm';
+  | 'helm'
+  | 'coredns';
 
 export const CONTROL_PLANE: Component[] = [
   'etcd',

@@ -10,6 +10,7 @@ ETCD_VERSION=v3.5.21
 KWOK_VERSION=v0.7.0
 HELM_VERSION=v3.19.0
 SEALED_SECRETS_VERSION=v0.36.0
+COREDNS_VERSION=v1.15.0
 
 CACHE="${WARROOM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warroom}"
 # Bump when a build recipe changes, so caches built by the old recipe are not reused.
@@ -103,6 +104,7 @@ for c in "${want[@]}"; do
     sealed-secrets-controller) d=$(build_wrapped sealed-secrets-controller \
       "github.com/bitnami-labs/sealed-secrets@$SEALED_SECRETS_VERSION" \
       github.com/bitnami-labs/sealed-secrets/cmd/controller "-X main.VERSION=$SEALED_SECRETS_VERSION") ;;
+    coredns) d=$(build_wrapped coredns "github.com/coredns/coredns@$COREDNS_VERSION" github.com/coredns/coredns) ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
   echo "$c=$d"

@@ -6,6 +6,7 @@ import { AdminClient } from './admin-client.ts';
 import { CONTROL_PLANE, type Component, ensureBinaries } from './binaries.ts';
 import { createPki } from './pki.ts';
 import { freePort, type ManagedProcess, startProcess, stopProcess, waitFor } from './processes.ts';
+import { type RealNode, type RealNodeInfo, type SandboxImage, startRealNode } from './real-node.ts';
 
 export interface LocalCluster {
   /** Temp dir holding certs, etcd data, kubeconfig and one log file per component. */
@@ -18,6 +19,12 @@ export interface LocalCluster {
   binaries: Record<Component, string>;
   /** Seconds from start for each milestone, for the start-up benchmark. */
   timings: Record<string, number>;
+  /** `kwok` (fake nodes, the default) or `real` (kubelet + containerd: pods really run). */
+  node: NodeKind;
+  /** The real node's name, addresses and containerd socket (node kind `real` only). */
+  realNode?: RealNodeInfo;
+  /** Imports a docker-archive/OCI tar into the real node's containerd (throws for kwok: there is no runtime). */
+  importImage(archivePath: string): Promise<void>;
   /** Stops and starts kube-apiserver on the same port, for tests of watch recovery; resolves when it is ready again. */
   restartApiServer(): Promise<void>;
   stop(): Promise<void>;
@@ -31,7 +38,17 @@ export interface StartClusterOptions {
   log?: (msg: string) => void;
   /** Keep the directory after stop (logs for debugging). */
   keepDir?: boolean;
+  /** `kwok` (default): fake nodes, fast. `real`: a kubelet with containerd, see real-node.ts (root only). */
+  node?: NodeKind;
+  /** Image archives (docker-archive or OCI tars) to import into the real node's containerd before its kubelet starts. */
+  images?: string[];
+  /** The real node's pod sandbox (pause) image; default: a busybox stop-gap built on the fly. */
+  sandboxImage?: SandboxImage;
+  /** How long a real-node start waits for another real-node cluster on this machine to stop (default 10 min). */
+  realNodeLockWaitMs?: number;
 }
+
+export type NodeKind = 'kwok' | 'real';
 
 export const SERVICE_CIDR = '10.96.0.0/16';
 export const POD_CIDR = '10.244.0.0/16';
@@ -44,7 +61,10 @@ export const KWOK_NODE_PREFIX = 'kwok-node-';
  */
 export async function startCluster(opts: StartClusterOptions = {}): Promise<LocalCluster> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[cluster] ${m}\n`));
-  const binaries = await ensureBinaries(CONTROL_PLANE);
+  const nodeKind = opts.node ?? 'kwok';
+  const binaries = await ensureBinaries(
+    nodeKind === 'real' ? [...CONTROL_PLANE, 'kubelet', 'kube-proxy', 'coredns'] : CONTROL_PLANE,
+  );
   const t0 = performance.now();
   const timings: Record<string, number> = {};
   const mark = (what: string) => {
@@ -62,11 +82,16 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
   const procs: ManagedProcess[] = [];
   let stopped = false;
   let keepDir = opts.keepDir ?? false;
+  let realNode: RealNode | undefined;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    // The node first: its clean-up (containers, mounts, bridge, iptables) needs nothing from the control plane.
+    const nodeStopped = realNode?.stop().catch((err: Error) => err);
+    const nodeError = await nodeStopped;
     for (const p of procs.reverse()) await stopProcess(p);
     if (!keepDir) await rm(dir, { recursive: true, force: true });
+    if (nodeError) throw nodeError;
   };
 
   try {
@@ -178,23 +203,27 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
         ],
         logDir,
       ),
-      startProcess(
-        'kwok',
-        binaries.kwok,
-        [
-          `--kubeconfig=${kubeconfig}`,
-          '--manage-all-nodes=false',
-          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-          '--manage-nodes-with-label-selector=',
-          '--manage-single-node=',
-          `--cidr=${POD_CIDR}`,
-          '--node-ip=10.244.255.1',
-          '--node-lease-duration-seconds=40',
-          `--server-address=127.0.0.1:${kwokPort}`,
-        ],
-        logDir,
-      ),
     );
+    if (nodeKind === 'kwok') {
+      procs.push(
+        startProcess(
+          'kwok',
+          binaries.kwok,
+          [
+            `--kubeconfig=${kubeconfig}`,
+            '--manage-all-nodes=false',
+            '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+            '--manage-nodes-with-label-selector=',
+            '--manage-single-node=',
+            `--cidr=${POD_CIDR}`,
+            '--node-ip=10.244.255.1',
+            '--node-lease-duration-seconds=40',
+            `--server-address=127.0.0.1:${kwokPort}`,
+          ],
+          logDir,
+        ),
+      );
+    }
 
     await admin.create('/apis/storage.k8s.io/v1/storageclasses', {
       apiVersion: 'storage.k8s.io/v1',
@@ -205,20 +234,37 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       volumeBindingMode: 'Immediate',
     });
 
-    const nodeCount = opts.nodes ?? 1;
+    if (nodeKind === 'real') {
+      realNode = await startRealNode({
+        dir,
+        logDir,
+        server,
+        admin,
+        ca: { cert: pki.caCert, key: pki.caKey },
+        binaries,
+        serviceCidr: SERVICE_CIDR,
+        images: opts.images,
+        sandboxImage: opts.sandboxImage,
+        lockWaitMs: opts.realNodeLockWaitMs,
+        log,
+        mark,
+      });
+    }
+    const nodeCount = nodeKind === 'kwok' ? (opts.nodes ?? 1) : 0;
     for (let i = 0; i < nodeCount; i++) await admin.create('/api/v1/nodes', kwokNode(`${KWOK_NODE_PREFIX}${i}`));
-    await waitFor(
-      'kwok nodes Ready',
-      async () => {
-        const list = await admin.getJson<NodeList>('/api/v1/nodes');
-        const ready = (list?.items ?? []).filter((n) =>
-          n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-        );
-        return ready.length >= nodeCount;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
-    mark('kwok node Ready');
+    if (nodeKind === 'kwok')
+      await waitFor(
+        'kwok nodes Ready',
+        async () => {
+          const list = await admin.getJson<NodeList>('/api/v1/nodes');
+          const ready = (list?.items ?? []).filter((n) =>
+            n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          );
+          return ready.length >= nodeCount;
+        },
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+    if (nodeKind === 'kwok') mark('kwok node Ready');
     // Pods can't be admitted until the controller-manager has created the namespace's default ServiceAccount.
     await waitFor(
       'default ServiceAccount',
@@ -241,7 +287,34 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
         },
       );
     };
-    return { dir, kubeconfig, server, caPem, adminToken, binaries, timings, restartApiServer, stop };
+    const node = realNode;
+    const importImage = async (archivePath: string) => {
+      if (!node) throw new Error('importImage needs a real node: startCluster({ node: "real" })');
+      await node.importImage(archivePath);
+    };
+    const realNodeInfo = node && {
+      name: node.name,
+      nodeIp: node.nodeIp,
+      bridge: node.bridge,
+      podSubnet: node.podSubnet,
+      clusterDnsIp: node.clusterDnsIp,
+      containerdAddress: node.containerdAddress,
+      sandboxImage: node.sandboxImage,
+    };
+    return {
+      dir,
+      kubeconfig,
+      server,
+      caPem,
+      adminToken,
+      binaries,
+      timings,
+      node: nodeKind,
+      realNode: realNodeInfo,
+      importImage,
+      restartApiServer,
+      stop,
+    };
   } catch (err) {
     keepDir = true;
     await stop();

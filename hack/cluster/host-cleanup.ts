@@ -1,0 +1,131 @@
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { run } from './exec.ts';
+
+/** Decodes the octal escapes (\040 for a space…) of /proc/self/mountinfo paths. */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+}
+
+/** Mount points at or below `dir`, deepest first (the order they must be unmounted in). */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const points = info
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p)
+    .map(unescapeMountPath)
+    .filter((p) => p === dir || p.startsWith(prefix));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Unmounts everything below `dir` (container rootfs overlays, pod volumes, the CRI's network namespace files).
+ * A mount still busy is retried a few times, then detached lazily so the run never leaves one behind.
+ */
+export async function unmountAllUnder(dir: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const points = await mountsUnder(dir);
+    if (points.length === 0) return;
+    for (const p of points) {
+      const lazy = attempt >= 3;
+      await run('umount', lazy ? ['-l', p] : [p], { allowFail: true, timeoutMs: 10_000 });
+    }
+    if (attempt < 4) await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+  }
+  const left = await mountsUnder(dir);
+  if (left.length > 0) throw new Error(`could not unmount ${left.length} mounts under ${dir}: ${left.join(', ')}`);
+}
+
+export interface HostProcess {
+  pid: number;
+  cmdline: string;
+}
+
+/**
+ * Processes tied to `dir`: their command line names it (containerd shims carry the run's socket path), or their root
+ * or working directory lies in it (container processes run in rootfs under the run's containerd state).
+ */
+export async function processesUsing(dir: string): Promise<HostProcess[]> {
+  const found: HostProcess[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ').trim();
+      const root = await readlink(`/proc/${pid}/root`).catch(() => '');
+      const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+      if (cmdline.includes(dir) || root.startsWith(dir) || cwd.startsWith(dir)) found.push({ pid, cmdline });
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return found;
+}
+
+/** SIGKILLs every process tied to `dir` and waits (bounded) until none is left. */
+export async function killProcessesUsing(dir: string): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const procs = await processesUsing(dir);
+    if (procs.length === 0) return;
+    for (const p of procs) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const TABLES = ['filter', 'nat', 'mangle', 'raw'];
+
+/** Splits one iptables-save rule line into argv, honouring the double quotes around comments. */
+function splitRule(line: string): string[] {
+  const args: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line))
+    args.push(m[1] !== undefined ? m[1].replace(/\\"/g, '"') : (m[2] ?? ''));
+  return args;
+}
+
+/** `KUBE-*` chains (kube-proxy's and the kubelet's) per table, for IPv4 and IPv6. */
+export async function kubeChains(): Promise<string[]> {
+  const out: string[] = [];
+  for (const tool of ['iptables', 'ip6tables']) {
+    for (const table of TABLES) {
+      const save = await run(`${tool}-save`, ['-t', table], { allowFail: true });
+      for (const line of save.stdout.split('\n')) {
+        const m = /^:(KUBE-\S+)/.exec(line);
+        if (m) out.push(`${tool}/${table}/${m[1]}`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Removes every rule jumping to a `KUBE-*` chain from the built-in chains, then flushes and deletes the `KUBE-*`
+ * chains, in every table, for IPv4 and IPv6. Run after `kube-proxy --cleanup`, it also catches the kubelet's canary
+ * and hint chains. Only one real-node cluster runs at a time (see real-node-lock.ts), so these chains are ours.
+ */
+export async function flushKubeChains(): Promise<void> {
+  for (const tool of ['iptables', 'ip6tables']) {
+    for (const table of TABLES) {
+      const save = await run(`${tool}-save`, ['-t', table], { allowFail: true });
+      if (save.code !== 0) continue;
+      const chains: string[] = [];
+      for (const line of save.stdout.split('\n')) {
+        const chain = /^:(KUBE-\S+)/.exec(line)?.[1];
+        if (chain) chains.push(chain);
+        const rule = /^-A (\S+) (.*-j KUBE-.*)$/.exec(line);
+        if (rule?.[1] && !rule[1].startsWith('KUBE-')) {
+          await run(tool, ['-t', table, '-D', rule[1], ...splitRule(rule[2] ?? '')], { allowFail: true });
+        }
+      }
+      for (const c of chains) await run(tool, ['-t', table, '-F', c], { allowFail: true });
+      for (const c of chains) await run(tool, ['-t', table, '-X', c], { allowFail: true });
+    }
+  }
+}

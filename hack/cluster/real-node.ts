@@ -1,0 +1,298 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AdminClient } from './admin-client.ts';
+import type { Component } from './binaries.ts';
+import { buildBusyboxImage } from './busybox-image.ts';
+import { writeCniConfig } from './cni.ts';
+import {
+  type Containerd,
+  importImage,
+  listContainers,
+  removeAllContainers,
+  removeRuntimeLeftovers,
+  startContainerd,
+} from './containerd.ts';
+import { COREDNS_USER, publishClusterDns, startCoreDns } from './coredns.ts';
+import { run } from './exec.ts';
+import { flushKubeChains, killProcessesUsing, unmountAllUnder } from './host-cleanup.ts';
+import {
+  addForwardGuard,
+  bridgeNetfilterOn,
+  createNodeNetwork,
+  deleteNodeNetwork,
+  enableForwarding,
+  type NodeNetwork,
+  removeForwardGuard,
+} from './host-net.ts';
+import { writeKubeletConfig, writeKubeProxyConfig } from './node-agents.ts';
+import { issueClientCert, writeCertKubeconfig } from './node-pki.ts';
+import { freePort, type ManagedProcess, startProcess, stopProcess, waitFor } from './processes.ts';
+import { acquireRealNodeLock, type LockHolder } from './real-node-lock.ts';
+
+export const INSTALL_SCRIPT = fileURLToPath(new URL('../peers/real-node.sh', import.meta.url));
+/** The ClusterIP of the kube-dns Service (inside SERVICE_CIDR's low, statically assigned band). */
+export const CLUSTER_DNS_IP = '10.96.0.10';
+/** Stop-gap sandbox image (busybox `sleep`) used when no pause image is given. */
+export const STOPGAP_PAUSE_REF = 'localhost/warroom/pause-stopgap:busybox';
+
+export interface SandboxImage {
+  ref: string;
+  archive: string;
+}
+
+export interface RealNodeOptions {
+  /** The cluster's run dir; the node keeps everything under `<dir>/node`. */
+  dir: string;
+  logDir: string;
+  server: string;
+  admin: AdminClient;
+  ca: { cert: string; key: string };
+  binaries: Record<Component, string>;
+  serviceCidr: string;
+  /** docker-archive/OCI tars imported into containerd before the kubelet starts. */
+  images?: string[];
+  /** The pod sandbox image; by default a busybox `sleep` stop-gap until hack/images provides a proper pause. */
+  sandboxImage?: SandboxImage;
+  /** How long to wait for another real-node cluster on this machine to stop (default 10 min). */
+  lockWaitMs?: number;
+  log: (m: string) => void;
+  mark: (what: string) => void;
+}
+
+export interface RealNodeInfo {
+  name: string;
+  /** The bridge address: node IP, pods' gateway, CoreDNS. */
+  nodeIp: string;
+  bridge: string;
+  /** Pod subnet (a /24 of 10.88.0.0/16). */
+  podSubnet: string;
+  clusterDnsIp: string;
+  /** containerd's socket, for `ctr --address … -n k8s.io`. */
+  containerdAddress: string;
+  sandboxImage: string;
+}
+
+export interface RealNode extends RealNodeInfo {
+  importImage(archive: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Fails with a clear reason when this machine cannot run a real node (the test skips on exactly this). */
+export function realNodeUnsupportedReason(): string | undefined {
+  if (process.platform !== 'linux') return `a real node needs Linux (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'a real node needs root (bridges, iptables, mounts, containerd)';
+  return undefined;
+}
+
+function installPrerequisites(): void {
+  const r = spawnSync('bash', [INSTALL_SCRIPT], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`${INSTALL_SCRIPT} failed (${r.status ?? r.signal})`);
+}
+
+/**
+ * Joins a real node to the local control plane: a run-private bridge and /24 (no default route for pods),
+ * containerd + runc with all state under `<dir>/node`, CoreDNS on the bridge address for cluster names only, the
+ * kubelet (client cert `system:node:<name>`), and kube-proxy in iptables mode so ClusterIPs work from pods and from the
+ * host. Resolves once the Node is Ready. Only one real node per machine at a time (kube-proxy's chains are global).
+ */
+export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
+  const unsupported = realNodeUnsupportedReason();
+  if (unsupported) throw new Error(unsupported);
+  const nodeDir = join(o.dir, 'node');
+  await mkdir(nodeDir, { recursive: true });
+  const me: LockHolder = { pid: process.pid, dir: o.dir, startedAt: new Date().toISOString() };
+  const lock = await acquireRealNodeLock(me, {
+    waitMs: o.lockWaitMs ?? 10 * 60_000,
+    reapStale: reapStaleNode,
+    log: o.log,
+  });
+
+  const procs: ManagedProcess[] = [];
+  let containerd: Containerd | undefined;
+  let net: NodeNetwork | undefined;
+  let restoreForwarding: (() => Promise<void>) | undefined;
+  let stopped = false;
+  let containerIds: string[] = [];
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    const errors: string[] = [];
+    const step = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(`${what}: ${(err as Error).message}`);
+      }
+    };
+    // The kubelet first, so nothing restarts the containers removed next.
+    for (const p of [...procs].reverse()) await step(`stop ${p.name}`, () => stopProcess(p));
+    if (containerd) {
+      const c = containerd;
+      containerIds = await listContainers(c).catch(() => [] as string[]);
+      await step('remove containers', () => removeAllContainers(c));
+      await step('stop containerd', () => stopProcess(c.process));
+    }
+    await step('kill leftover processes', () => killProcessesUsing(nodeDir));
+    await step('unmount', () => unmountAllUnder(nodeDir));
+    await step('runtime leftovers', () => removeRuntimeLeftovers(containerIds));
+    if (net) {
+      const n = net;
+      await step('remove forward guard', () => removeForwardGuard(n));
+      await step('delete bridge', () => deleteNodeNetwork(n));
+    }
+    await step('kube-proxy --cleanup', () => cleanupIptables(o.binaries['kube-proxy']));
+    if (restoreForwarding) await step('restore ip_forward', restoreForwarding);
+    await step('release lock', () => lock.release());
+    if (errors.length > 0) throw new Error(`real node clean-up was incomplete: ${errors.join('; ')}`);
+  };
+
+  try {
+    installPrerequisites();
+    const name = `warroom-real-${randomBytes(3).toString('hex')}`;
+    net = await createNodeNetwork(o.serviceCidr);
+    await lock.update({ bridge: net.bridge });
+    restoreForwarding = await enableForwarding();
+    await addForwardGuard(net);
+    o.log(`real node ${name}: bridge ${net.bridge}, pods in ${net.subnet}, node IP ${net.nodeIp}`);
+
+    const sandbox =
+      o.sandboxImage ??
+      ({
+        ref: STOPGAP_PAUSE_REF,
+        archive: await buildBusyboxImage(nodeDir, STOPGAP_PAUSE_REF, { entrypoint: ['/bin/sleep', '2147483647'] }),
+      } satisfies SandboxImage);
+    const cniConfDir = join(nodeDir, 'cni', 'net.d');
+    await writeCniConfig(cniConfDir, join(nodeDir, 'cni', 'ipam'), net, o.serviceCidr);
+    containerd = await startContainerd(join(nodeDir, 'containerd'), cniConfDir, sandbox.ref, o.logDir);
+    const c = containerd;
+    for (const archive of [sandbox.archive, ...(o.images ?? [])]) await importImage(c, archive);
+    o.mark('containerd ready, images imported');
+
+    const pkiDir = join(nodeDir, 'pki');
+    await mkdir(pkiDir, { recursive: true });
+    const kubeconfigFor = async (file: string, user: string, groups: string[] = []) => {
+      const cert = await issueClientCert(pkiDir, o.ca, file, user, groups);
+      const path = join(pkiDir, `${file}.kubeconfig`);
+      await writeCertKubeconfig(path, o.server, o.ca.cert, cert, user);
+      return path;
+    };
+    const [kubeletKubeconfig, proxyKubeconfig, dnsKubeconfig] = await Promise.all([
+      kubeconfigFor('kubelet', `system:node:${name}`, ['system:nodes']),
+      kubeconfigFor('kube-proxy', 'system:kube-proxy'),
+      kubeconfigFor('coredns', COREDNS_USER),
+    ]);
+
+    await publishClusterDns(o.admin, CLUSTER_DNS_IP, net.nodeIp);
+    const [dnsReady, kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const kubeletDir = join(nodeDir, 'kubelet');
+    await mkdir(kubeletDir, { recursive: true });
+    const kubeletConfig = await writeKubeletConfig({
+      dir: kubeletDir,
+      net,
+      port: kubeletPort,
+      healthzPort: kubeletHealthz,
+      caFile: o.ca.cert,
+      runtimeEndpoint: `unix://${c.address}`,
+      clusterDns: CLUSTER_DNS_IP,
+    });
+    const kubelet = startProcess(
+      'kubelet',
+      o.binaries.kubelet,
+      [
+        `--config=${kubeletConfig}`,
+        `--kubeconfig=${kubeletKubeconfig}`,
+        `--root-dir=${join(kubeletDir, 'root')}`,
+        `--cert-dir=${join(kubeletDir, 'pki')}`,
+        `--node-ip=${net.nodeIp}`,
+        `--hostname-override=${name}`,
+        '--v=1',
+      ],
+      o.logDir,
+    );
+    procs.push(kubelet);
+    const proxyConfig = await writeKubeProxyConfig({
+      dir: nodeDir,
+      net,
+      nodeName: name,
+      kubeconfig: proxyKubeconfig,
+      healthzPort: proxyHealthz,
+      metricsPort: proxyMetrics,
+      masqueradeAll: !(await bridgeNetfilterOn()),
+    });
+    procs.push(startProcess('kube-proxy', o.binaries['kube-proxy'], [`--config=${proxyConfig}`, '--v=1'], o.logDir));
+    procs.push(
+      await startCoreDns({
+        binary: o.binaries.coredns,
+        dir: nodeDir,
+        logDir: o.logDir,
+        listenIp: net.nodeIp,
+        kubeconfig: dnsKubeconfig,
+        readyPort: dnsReady,
+      }),
+    );
+    o.mark('CoreDNS ready');
+    await waitFor(
+      `node ${name} Ready`,
+      async () => {
+        const node = await o.admin.getJson<{ status?: { conditions?: { type: string; status: string }[] } }>(
+          `/api/v1/nodes/${name}`,
+        );
+        return !!node?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+      },
+      { timeoutMs: 120_000, intervalMs: 200, process: kubelet },
+    );
+    o.mark('real node Ready');
+    await waitFor('kube-proxy healthy', async () => (await fetch(`http://127.0.0.1:${proxyHealthz}/healthz`)).ok, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+    o.mark('kube-proxy synced');
+    return {
+      name,
+      nodeIp: net.nodeIp,
+      bridge: net.bridge,
+      podSubnet: net.subnet,
+      clusterDnsIp: CLUSTER_DNS_IP,
+      containerdAddress: c.address,
+      sandboxImage: sandbox.ref,
+      importImage: (archive: string) => importImage(c, archive),
+      stop,
+    };
+  } catch (err) {
+    await stop().catch((e: Error) => o.log(e.message));
+    throw err;
+  }
+}
+
+/** Removes every KUBE-* iptables chain: kube-proxy's own clean-up, then a sweep for what it leaves (the kubelet's). */
+async function cleanupIptables(kubeProxy: string): Promise<void> {
+  await run(kubeProxy, ['--cleanup', '--v=0'], { allowFail: true, timeoutMs: 60_000 });
+  await flushKubeChains();
+  await removeRuntimeLeftovers([]);
+}
+
+/**
+ * Clean-up after a real-node harness that died without stopping (SIGKILL): its daemons died with it (pdeathsig), but
+ * containerd shims, container processes, mounts, its bridge and kube-proxy's chains outlive it.
+ */
+async function reapStaleNode(holder: LockHolder): Promise<void> {
+  const nodeDir = join(holder.dir, 'node');
+  await killProcessesUsing(nodeDir);
+  await unmountAllUnder(nodeDir);
+  if (holder.bridge) {
+    const net = { bridge: holder.bridge, subnet: '', nodeIp: '' };
+    await removeForwardGuard(net);
+    await deleteNodeNetwork(net);
+  }
+  await flushKubeChains();
+  await removeRuntimeLeftovers([]);
+}

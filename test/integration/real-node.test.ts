@@ -1,0 +1,241 @@
+// A REAL node (kubelet + containerd + runc, bridge CNI, kube-proxy, CoreDNS) joins this test's OWN local control
+// plane: restricted pods really run, probes really probe, Services really route, and stop() leaves nothing behind.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildBusyboxImage } from '../../hack/cluster/busybox-image.ts';
+import { CNI_CACHE_DIR, listContainers } from '../../hack/cluster/containerd.ts';
+import { run } from '../../hack/cluster/exec.ts';
+import { kubeChains, mountsUnder, processesUsing } from '../../hack/cluster/host-cleanup.ts';
+import { hostLinks } from '../../hack/cluster/host-net.ts';
+import { type LocalCluster, startCluster } from '../../hack/cluster/local-cluster.ts';
+import { realNodeUnsupportedReason } from '../../hack/cluster/real-node.ts';
+import { REAL_NODE_LOCK } from '../../hack/cluster/real-node-lock.ts';
+import { kubectl } from '../support/kubectl.ts';
+
+const IMAGE = 'localhost/warroom/test-busybox:1';
+const NS = 'real-node-test';
+const unsupported = realNodeUnsupportedReason();
+
+/** The restricted pod security context the operator's own workloads use (PSA `restricted` enforced on the namespace). */
+const restricted = {
+  pod: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+  container: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+};
+
+function job(name: string, script: string) {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: NS },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: 120,
+      template: {
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          securityContext: restricted.pod,
+          containers: [
+            {
+              name: 'main',
+              image: IMAGE,
+              imagePullPolicy: 'Never',
+              command: ['/bin/sh', '-c', script],
+              securityContext: restricted.container,
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
+
+describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false }, () => {
+  let cluster: LocalCluster;
+  let k: ReturnType<typeof kubectl>;
+  let imageDir: string;
+  let linksBefore: string[];
+  let chainsBefore: string[];
+  let k8sCgroupBefore: boolean;
+
+  /** Applies a Job, waits for it to complete (or fail: then its log is in the error) and returns its log. */
+  async function runJob(name: string, script: string): Promise<string> {
+    await k.apply(job(name, script));
+    let done = false;
+    const deadline = Date.now() + 90_000;
+    for (let finished = false; !finished && Date.now() < deadline; ) {
+      const j = await k.getJson<{ status?: { succeeded?: number; failed?: number } }>(['-n', NS, 'job', name]);
+      done = (j?.status?.succeeded ?? 0) > 0;
+      finished = done || (j?.status?.failed ?? 0) > 0;
+      if (!finished) await new Promise((r) => setTimeout(r, 250));
+    }
+    const logs = await k.exec(['-n', NS, 'logs', `job/${name}`]).catch((e: Error) => `(no logs: ${e.message})`);
+    assert.ok(done, `Job ${name} did not complete; its log:\n${logs}`);
+    return logs;
+  }
+
+  before(async () => {
+    linksBefore = await hostLinks();
+    chainsBefore = await kubeChains();
+    k8sCgroupBefore = existsSync('/sys/fs/cgroup/memory/k8s.io');
+    imageDir = await mkdtemp(join(tmpdir(), 'warroom-real-node-images-'));
+    const archive = await buildBusyboxImage(imageDir, IMAGE, { user: '65532:65532' });
+    cluster = await startCluster({ node: 'real', images: [archive] });
+    k = kubectl(cluster);
+    console.log(`real-node start-up (s since start): ${JSON.stringify(cluster.timings)}`);
+    await k.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    });
+  });
+
+  after(async () => {
+    await cluster?.stop().catch(() => {});
+    await rm(imageDir, { recursive: true, force: true });
+  });
+
+  test('the node registers as system:node:<name> and becomes Ready', async () => {
+    const info = cluster.realNode;
+    assert.ok(info);
+    const node = await k.getJson<{
+      status: { conditions: { type: string; status: string }[]; addresses: { type: string; address: string }[] };
+    }>(['node', info.name]);
+    assert.ok(node?.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+    assert.deepEqual(
+      node?.status.addresses.find((a) => a.type === 'InternalIP'),
+      { type: 'InternalIP', address: info.nodeIp },
+    );
+  });
+
+  test('a restricted pod with an httpGet readiness probe becomes Ready, and a ClusterIP Service reaches it from the host', async () => {
+    const t0 = performance.now();
+    await k.apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: NS, labels: { app: 'web' } },
+      spec: {
+        automountServiceAccountToken: false,
+        securityContext: restricted.pod,
+        containers: [
+          {
+            name: 'web',
+            image: IMAGE,
+            imagePullPolicy: 'Never',
+            command: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'],
+            ports: [{ name: 'http', containerPort: 8080 }],
+            readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1 },
+            securityContext: restricted.container,
+            volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          },
+        ],
+        volumes: [{ name: 'tmp', emptyDir: {} }],
+      },
+    });
+    await k.exec(['-n', NS, 'wait', '--for=condition=Ready', 'pod/web', '--timeout=90s']);
+    const firstPodReady = (performance.now() - t0) / 1000;
+    console.log(`first pod Ready ${firstPodReady.toFixed(2)} s after it was created`);
+    cluster.timings['first pod Ready (after create)'] = Number(firstPodReady.toFixed(2));
+
+    await k.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: NS },
+      spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+    });
+    const svc = await k.getJson<{ spec: { clusterIP: string } }>(['-n', NS, 'service', 'web']);
+    assert.ok(svc?.spec.clusterIP);
+    // kube-proxy writes the rules shortly after the EndpointSlice appears: bounded retries.
+    let body = '';
+    for (let i = 0; i < 50 && !body; i++) {
+      body = await fetch(`http://${svc.spec.clusterIP}/`, { signal: AbortSignal.timeout(2000) })
+        .then((r) => r.text())
+        .catch(() => '');
+      if (!body) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(body, /warroom real-node test image/);
+  });
+
+  test('a Job completes, its log is readable with kubectl logs, and another pod reaches the Service by its DNS name', async () => {
+    const logs = await runJob(
+      'client',
+      // busybox-static has no NSS for getaddrinfo (and its wget -T crashes): nslookup asks CoreDNS itself.
+      [
+        'echo job-started',
+        `ip=$(nslookup web.${NS}.svc.cluster.local | awk '/^Name:/{f=1} f&&/^Address/{print $2}')`,
+        'echo "resolved to $ip"',
+        'timeout 10 wget -q -O - "http://$ip/"',
+        'echo job-done',
+      ].join(' && '),
+    );
+    assert.match(logs, /job-started/);
+    assert.match(logs, /resolved to 10\.96\./);
+    assert.match(logs, /warroom real-node test image/);
+    assert.match(logs, /job-done/);
+  });
+
+  test('nothing a pod does leaves the machine: no default route, off-machine addresses unreachable', async () => {
+    const gw = JSON.parse((await run('ip', ['-j', '-4', 'route', 'show', 'default'])).stdout) as { gateway?: string }[];
+    const targets = ['1.1.1.1', ...gw.map((r) => r.gateway).filter((g): g is string => !!g)];
+    const probes = targets
+      .map(
+        (ip) =>
+          `if timeout 5 wget -q -O /dev/null http://${ip}:53/ 2>/tmp/err; then echo "LEAK ${ip}"; exit 1; fi; echo "blocked ${ip}: $(cat /tmp/err)";`,
+      )
+      .join(' ');
+    const logs = await runJob('egress', `ip route; ${probes} echo isolated`);
+    assert.doesNotMatch(logs, /^default/m, `a pod has a default route:\n${logs}`);
+    assert.doesNotMatch(logs, /LEAK/);
+    for (const ip of targets)
+      assert.match(logs, new RegExp(`blocked ${ip.replaceAll('.', '\\.')}: .*(unreachable|timed out)`, 'i'));
+    assert.match(logs, /isolated/);
+  });
+
+  test('stop() leaves no container, mount, link, iptables chain or process behind', async () => {
+    const info = cluster.realNode;
+    assert.ok(info);
+    const containers = await listContainers({ address: info.containerdAddress });
+    assert.ok(containers.length >= 2, 'the running pod and its sandbox are containers before stop');
+    assert.ok((await mountsUnder(cluster.dir)).length > 0, 'pods have mounts under the run dir before stop');
+    assert.ok((await processesUsing(cluster.dir)).length > 0);
+    assert.ok((await hostLinks()).includes(info.bridge));
+    assert.ok((await kubeChains()).length > 0, 'kube-proxy has written its chains');
+
+    await cluster.stop();
+
+    assert.deepEqual(await mountsUnder(cluster.dir), []);
+    assert.deepEqual(await processesUsing(cluster.dir), []);
+    assert.equal(existsSync(cluster.dir), false, 'the run dir is gone (containerd root and state included)');
+    const links = await hostLinks();
+    assert.ok(!links.includes(info.bridge), 'the bridge is gone');
+    assert.deepEqual(
+      links.filter((l) => !linksBefore.includes(l) && l.startsWith('veth')),
+      [],
+      'no pod veth is left',
+    );
+    assert.deepEqual(
+      (await kubeChains()).filter((c) => !chainsBefore.includes(c)),
+      [],
+      'no KUBE-* chain is left',
+    );
+    const routes = (await run('ip', ['-4', 'route', 'show'])).stdout;
+    assert.doesNotMatch(routes, new RegExp(info.bridge));
+    assert.equal(existsSync(REAL_NODE_LOCK), false, 'the one-real-node lock is released');
+    const cniCache = await readdir(`${CNI_CACHE_DIR}/results`).catch(() => [] as string[]);
+    assert.deepEqual(
+      cniCache.filter((f) => containers.some((id) => f.includes(id))),
+      [],
+      'no CNI result cached for our containers',
+    );
+    for (const id of containers) {
+      assert.equal(existsSync(`/sys/fs/cgroup/memory/k8s.io/${id}`), false, `no cgroup left for container ${id}`);
+    }
+    if (!k8sCgroupBefore) assert.equal(existsSync('/sys/fs/cgroup/memory/k8s.io'), false, 'no k8s.io cgroup parent');
+  });
+});
