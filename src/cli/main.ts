@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parsePublicKey } from '../evidence/signing.ts';
-import { verifyArchive } from '../evidence/verify.ts';
+import { type VerifyReport, verifyArchiveFile } from '../evidence/verify.ts';
 
 export const USAGE = `usage: warroom <command> [options]
 
@@ -62,14 +62,13 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
       return 2;
     }
   }
-  let bytes: Uint8Array;
+  let report: VerifyReport;
   try {
-    bytes = await readFile(archivePath);
+    report = await verifyArchiveFile(archivePath, publicKey ? { publicKey } : {});
   } catch (err) {
     io.err(`warroom verify: cannot read ${archivePath}: ${describeError(err)}\n`);
     return 2;
   }
-  const report = verifyArchive(bytes, publicKey ? { publicKey } : {});
   if (parsed.values.json) {
     io.out(`${JSON.stringify({ archive: archivePath, ...report }, null, 2)}\n`);
     return report.ok ? 0 : 1;

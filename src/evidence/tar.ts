@@ -3,6 +3,9 @@
 // header must re-encode to the exact same 512 bytes, padding and the end-of-archive blocks must be zeros, and
 // nothing may follow them, so any changed byte of an archive is detected by the reader or by a content hash.
 
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+
 const BLOCK = 512;
 const OCTAL_SIZE_MAX = 8 ** 11; // 11 octal digits; larger sizes use the base-256 (GNU) encoding
 const NAME_MAX = 99;
@@ -62,38 +65,115 @@ export function writeTar(entries: readonly TarEntry[], mtimeSeconds: number): Ui
 /** Reads an archive written by writeTar; throws TarError on anything else. Entries are views into `bytes`. */
 export function readTar(bytes: Uint8Array): { entries: TarEntry[]; mtime: number } {
   const entries: TarEntry[] = [];
-  const names = new Set<string>();
-  let mtime: number | undefined;
+  const rules = new EntryRules();
   let off = 0;
   for (;;) {
     if (off + BLOCK > bytes.length) throw new TarError('archive ends without the two zero end blocks', off);
     const header = bytes.subarray(off, off + BLOCK);
     if (isZero(header)) {
-      if (off + 2 * BLOCK > bytes.length) throw new TarError('archive ends after one zero end block', off);
-      if (!isZero(bytes.subarray(off + BLOCK, off + 2 * BLOCK)))
-        throw new TarError('second end block is not zero', off);
-      if (off + 2 * BLOCK !== bytes.length)
-        throw new TarError('data follows the end-of-archive blocks', off + 2 * BLOCK);
+      checkEnd(bytes.subarray(off + BLOCK, off + 2 * BLOCK), off, bytes.length);
       break;
     }
-    const h = decodeHeader(header, off);
-    const reason = unsafeNameReason(h.name);
-    if (reason) throw new TarError(`entry ${JSON.stringify(h.name)} refused: ${reason}`, off);
-    if (names.has(h.name)) throw new TarError(`duplicate entry ${h.name}`, off);
-    if (entries.length > 0 && h.name < entries.at(-1)!.name)
-      throw new TarError(`entries are not sorted at ${h.name}`, off);
-    if (mtime !== undefined && h.mtime !== mtime) throw new TarError(`entry ${h.name} has a different mtime`, off);
-    mtime = h.mtime;
+    const h = rules.next(header, off);
     const start = off + BLOCK;
     const end = start + h.size;
     const next = start + padded(h.size);
     if (next > bytes.length) throw new TarError(`entry ${h.name} is truncated`, off);
     if (!isZero(bytes.subarray(end, next))) throw new TarError(`padding after ${h.name} is not zero`, end);
-    names.add(h.name);
     entries.push({ name: h.name, data: bytes.subarray(start, end) });
     off = next;
   }
-  return { entries, mtime: mtime ?? 0 };
+  return { entries, mtime: rules.mtime ?? 0 };
+}
+
+export interface ScannedEntry {
+  name: string;
+  size: number;
+  sha256: string;
+  /** The bytes, for entries `keep` asked for. */
+  data?: Uint8Array;
+}
+
+/**
+ * Reads an archive file with bounded memory: every entry is hashed while streaming, only entries `keep` selects
+ * are held in memory. Same strictness as readTar.
+ */
+export async function scanTarFile(
+  path: string,
+  keep: (name: string) => boolean,
+): Promise<{ entries: ScannedEntry[]; mtime: number; bytes: number }> {
+  const fd = await open(path, 'r');
+  try {
+    const size = (await fd.stat()).size;
+    const read = async (off: number, len: number): Promise<Buffer> => {
+      const buf = Buffer.alloc(len);
+      let got = 0;
+      while (got < len) {
+        const { bytesRead } = await fd.read(buf, got, len - got, off + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === len ? buf : buf.subarray(0, got);
+    };
+    const entries: ScannedEntry[] = [];
+    const rules = new EntryRules();
+    let off = 0;
+    for (;;) {
+      if (off + BLOCK > size) throw new TarError('archive ends without the two zero end blocks', off);
+      const header = await read(off, BLOCK);
+      if (isZero(header)) {
+        checkEnd(await read(off + BLOCK, Math.min(BLOCK, size - off - BLOCK)), off, size);
+        break;
+      }
+      const h = rules.next(header, off);
+      const start = off + BLOCK;
+      const next = start + padded(h.size);
+      if (next > size) throw new TarError(`entry ${h.name} is truncated`, off);
+      const hash = createHash('sha256');
+      const kept = keep(h.name) ? Buffer.alloc(h.size) : undefined;
+      for (let pos = 0; pos < h.size; ) {
+        const chunk = await read(start + pos, Math.min(CHUNK, h.size - pos));
+        hash.update(chunk);
+        kept?.set(chunk, pos);
+        pos += chunk.length;
+      }
+      if (!isZero(await read(start + h.size, next - start - h.size))) {
+        throw new TarError(`padding after ${h.name} is not zero`, start + h.size);
+      }
+      entries.push({ name: h.name, size: h.size, sha256: hash.digest('hex'), ...(kept ? { data: kept } : {}) });
+      off = next;
+    }
+    return { entries, mtime: rules.mtime ?? 0, bytes: size };
+  } finally {
+    await fd.close();
+  }
+}
+
+const CHUNK = 1 << 20;
+
+/** What every entry must satisfy: canonical header, safe unique name, sorted order, one mtime. */
+class EntryRules {
+  mtime: number | undefined;
+  private last: string | undefined;
+
+  next(header: Uint8Array, off: number): { name: string; size: number; mtime: number } {
+    const h = decodeHeader(header, off);
+    const reason = unsafeNameReason(h.name);
+    if (reason) throw new TarError(`entry ${JSON.stringify(h.name)} refused: ${reason}`, off);
+    if (this.last !== undefined && h.name === this.last) throw new TarError(`duplicate entry ${h.name}`, off);
+    if (this.last !== undefined && h.name < this.last) throw new TarError(`entries are not sorted at ${h.name}`, off);
+    if (this.mtime !== undefined && h.mtime !== this.mtime)
+      throw new TarError(`entry ${h.name} has a different mtime`, off);
+    this.mtime = h.mtime;
+    this.last = h.name;
+    return h;
+  }
+}
+
+function checkEnd(second: Uint8Array, off: number, total: number): void {
+  if (second.length < BLOCK) throw new TarError('archive ends after one zero end block', off);
+  if (!isZero(second)) throw new TarError('second end block is not zero', off);
+  if (off + 2 * BLOCK !== total) throw new TarError('data follows the end-of-archive blocks', off + 2 * BLOCK);
 }
 
 function padded(n: number): number {

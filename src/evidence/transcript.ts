@@ -347,8 +347,8 @@ export class TranscriptWriter {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closed = true; // appends from now on are refused; the queued ones are still written
     await this.idle;
-    this.closed = true;
     const fd = this.fd;
     this.fd = undefined;
     await fd?.close();

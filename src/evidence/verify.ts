@@ -5,7 +5,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { renderTranscriptHtml } from './html.ts';
 import { HTML_FILE, HTML_RENDERER, MANIFEST_FILE, type Manifest, parseManifest, SIGNATURE_FILE } from './manifest.ts';
 import { decodeSignatureFile, keyId, parsePublicKey, verifyManifestSignature } from './signing.ts';
-import { readTar, tarMtime } from './tar.ts';
+import { readTar, type ScannedEntry, scanTarFile, TarError, tarMtime } from './tar.ts';
 import { MEDIA_DIR, readTranscript, TRANSCRIPT_FILE } from './transcript.ts';
 
 export interface VerifyCheck {
@@ -37,6 +37,42 @@ export function sha256Hex(bytes: Uint8Array | string): string {
 }
 
 export function verifyArchive(bytes: Uint8Array, opts: VerifyOptions = {}): VerifyReport {
+  let tar: { entries: ScannedEntry[]; mtime: number; bytes: number } | Error;
+  try {
+    const t = readTar(bytes);
+    tar = {
+      entries: t.entries.map((e) => ({ name: e.name, size: e.data.length, sha256: sha256Hex(e.data), data: e.data })),
+      mtime: t.mtime,
+      bytes: bytes.length,
+    };
+  } catch (err) {
+    tar = err as Error;
+  }
+  return verifyEntries(tar, opts);
+}
+
+/**
+ * verifyArchive for an archive file, with memory bounded by the manifest, transcript and HTML: media entries are
+ * hashed while streaming, never held (archives with large attachments may exceed what a Buffer can hold).
+ */
+export async function verifyArchiveFile(path: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  let tar: Awaited<ReturnType<typeof scanTarFile>> | Error;
+  try {
+    tar = await scanTarFile(
+      path,
+      (name) => name === MANIFEST_FILE || name === SIGNATURE_FILE || name === TRANSCRIPT_FILE,
+    );
+  } catch (err) {
+    if (!(err instanceof TarError)) throw err; // unreadable file: not a verdict about the archive
+    tar = err;
+  }
+  return verifyEntries(tar, opts);
+}
+
+function verifyEntries(
+  tar: { entries: ScannedEntry[]; mtime: number; bytes: number } | Error,
+  opts: VerifyOptions,
+): VerifyReport {
   const report: VerifyReport = { ok: false, checks: [], warnings: [] };
   const check = (name: string, ok: boolean, detail: string) => {
     report.checks.push({ name, ok, detail });
@@ -48,19 +84,17 @@ export function verifyArchive(bytes: Uint8Array, opts: VerifyOptions = {}): Veri
   };
 
   // 1. The tar itself.
-  let tar: ReturnType<typeof readTar>;
-  try {
-    tar = readTar(bytes);
-  } catch (err) {
-    check('tar', false, (err as Error).message);
+  if (tar instanceof Error) {
+    check('tar', false, tar.message);
     return finish();
   }
-  const files = new Map(tar.entries.map((e) => [e.name, e.data]));
-  check('tar', true, `well-formed canonical ustar, ${tar.entries.length} entries, ${bytes.length} bytes`);
+  const entries = new Map(tar.entries.map((e) => [e.name, e]));
+  const files = new Map(tar.entries.flatMap((e) => (e.data ? [[e.name, e.data] as const] : [])));
+  check('tar', true, `well-formed canonical ustar, ${tar.entries.length} entries, ${tar.bytes} bytes`);
 
   const required = [MANIFEST_FILE, TRANSCRIPT_FILE, HTML_FILE, ...(opts.unsigned ? [] : [SIGNATURE_FILE])];
-  const missing = required.filter((n) => !files.has(n));
-  const unexpected = [...files.keys()].filter(
+  const missing = required.filter((n) => !entries.has(n));
+  const unexpected = [...entries.keys()].filter(
     (n) =>
       !MEDIA_NAME.test(n) && n !== MANIFEST_FILE && n !== TRANSCRIPT_FILE && n !== HTML_FILE && n !== SIGNATURE_FILE,
   );
@@ -74,7 +108,7 @@ export function verifyArchive(bytes: Uint8Array, opts: VerifyOptions = {}): Veri
         ]
           .filter(Boolean)
           .join('; ')
-      : `${required.join(', ')} and ${[...files.keys()].filter((n) => MEDIA_NAME.test(n)).length} media files`,
+      : `${required.join(', ')} and ${[...entries.keys()].filter((n) => MEDIA_NAME.test(n)).length} media files`,
   );
 
   // 2. The manifest.
@@ -108,7 +142,7 @@ export function verifyArchive(bytes: Uint8Array, opts: VerifyOptions = {}): Veri
   const transcript = files.get(TRANSCRIPT_FILE);
   const scan = transcript ? readTranscript(transcript) : undefined;
   if (transcript && manifest) {
-    const sha = sha256Hex(transcript);
+    const sha = entries.get(TRANSCRIPT_FILE)!.sha256;
     check(
       'transcript sha256',
       sha === manifest.transcript.sha256,
@@ -160,21 +194,20 @@ export function verifyArchive(bytes: Uint8Array, opts: VerifyOptions = {}): Veri
   // 6. Media: file name = content hash = manifest entry = the records that reference it.
   if (manifest) {
     const problems: string[] = [];
-    const inTar = new Map<string, Uint8Array>();
-    for (const [name, data] of files) {
+    const inTar = new Map<string, ScannedEntry>();
+    for (const [name, entry] of entries) {
       const m = MEDIA_NAME.exec(name);
       if (!m) continue;
-      inTar.set(name, data);
-      const sha = sha256Hex(data);
-      if (sha !== m[1]) problems.push(`${name} has sha256 ${sha}`);
+      inTar.set(name, entry);
+      if (entry.sha256 !== m[1]) problems.push(`${name} has sha256 ${entry.sha256}`);
     }
     const listed = new Map(manifest.media.map((m) => [m.file, m]));
     if (listed.size !== manifest.media.length) problems.push('the manifest lists a media file twice');
     for (const [file, m] of listed) {
-      const data = inTar.get(file);
-      if (!data) problems.push(`${file} is in the manifest but not in the archive`);
-      else if (file !== `${MEDIA_DIR}/${m.sha256}` || data.length !== m.bytes) {
-        problems.push(`${file}: manifest says sha256 ${m.sha256}, ${m.bytes} bytes; archive has ${data.length} bytes`);
+      const entry = inTar.get(file);
+      if (!entry) problems.push(`${file} is in the manifest but not in the archive`);
+      else if (file !== `${MEDIA_DIR}/${m.sha256}` || entry.size !== m.bytes) {
+        problems.push(`${file}: manifest says sha256 ${m.sha256}, ${m.bytes} bytes; archive has ${entry.size} bytes`);
       }
     }
     for (const file of inTar.keys()) if (!listed.has(file)) problems.push(`${file} is not in the manifest`);
@@ -182,10 +215,11 @@ export function verifyArchive(bytes: Uint8Array, opts: VerifyOptions = {}): Veri
     for (const r of scan?.records ?? []) {
       for (const m of r.media ?? []) {
         referenced.add(m.file);
-        const data = inTar.get(m.file);
-        if (!data) problems.push(`line ${r.seq} references ${m.file}, which the archive lacks`);
-        else if (data.length !== m.bytes)
-          problems.push(`line ${r.seq} says ${m.file} has ${m.bytes} bytes, not ${data.length}`);
+        const entry = inTar.get(m.file);
+        if (!entry) problems.push(`line ${r.seq} references ${m.file}, which the archive lacks`);
+        else if (entry.size !== m.bytes) {
+          problems.push(`line ${r.seq} says ${m.file} has ${m.bytes} bytes, not ${entry.size}`);
+        }
       }
     }
     if (scan && !scan.broken) {
@@ -199,9 +233,9 @@ export function verifyArchive(bytes: Uint8Array, opts: VerifyOptions = {}): Veri
   }
 
   // 7. The HTML: its hash, and that it is exactly the rendering of this transcript.
-  const html = files.get(HTML_FILE);
+  const html = entries.get(HTML_FILE);
   if (html && manifest) {
-    const sha = sha256Hex(html);
+    const sha = html.sha256;
     if (sha !== manifest.html.sha256) check('html', false, `sha256 ${sha} ≠ manifest ${manifest.html.sha256}`);
     else if (manifest.html.renderer !== HTML_RENDERER) {
       check('html', true, `sha256 matches (rendered by ${manifest.html.renderer}, not re-rendered)`);

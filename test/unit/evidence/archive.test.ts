@@ -7,7 +7,7 @@ import { packUnsignedExport, signExport } from '../../../src/evidence/archive.ts
 import { parseManifest } from '../../../src/evidence/manifest.ts';
 import { keyId, publicKeyBase64 } from '../../../src/evidence/signing.ts';
 import { readTar, writeTar } from '../../../src/evidence/tar.ts';
-import { verifyArchive } from '../../../src/evidence/verify.ts';
+import { verifyArchive, verifyArchiveFile } from '../../../src/evidence/verify.ts';
 import { channel, cleanup, createdAt, newKey, sampleArchive, tempDir, writeSampleTranscript } from './fixtures.ts';
 
 after(cleanup);
@@ -271,5 +271,34 @@ describe('evidence archive', () => {
       assert.equal(verifyArchive(copy, { publicKey: pub }).ok, false, `byte ${i}`);
       copy[i]! ^= 0x20;
     }
+  });
+
+  it('verifyArchiveFile (streaming, media never held) agrees with verifyArchive on good, tampered and cut archives', async () => {
+    const { signed } = await sampleArchive(key);
+    const dir = await tempDir();
+    const path = join(dir, 'a.tar');
+    const variants: [string, Uint8Array][] = [
+      ['good', signed],
+      ['cut', signed.subarray(0, signed.length - 700)],
+    ];
+    const step = Math.floor(signed.length / 150);
+    for (let i = 0; i < signed.length; i += step) {
+      const copy = new Uint8Array(signed);
+      copy[i]! ^= 0x04;
+      variants.push([`byte ${i}`, copy]);
+    }
+    for (const [what, bytes] of variants) {
+      await writeFile(path, bytes);
+      const fromFile = await verifyArchiveFile(path, { publicKey: pub });
+      const inMemory = verifyArchive(bytes, { publicKey: pub });
+      assert.equal(fromFile.ok, what === 'good', what);
+      assert.deepEqual(
+        fromFile.checks.map((c) => [c.name, c.ok]),
+        inMemory.checks.map((c) => [c.name, c.ok]),
+        what,
+      );
+      assert.deepEqual(fromFile.firstBrokenLink, inMemory.firstBrokenLink, what);
+    }
+    await assert.rejects(verifyArchiveFile(join(dir, 'missing.tar')), /ENOENT/);
   });
 });
