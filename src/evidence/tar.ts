@@ -185,7 +185,8 @@ function isZero(b: Uint8Array): boolean {
   return true;
 }
 
-function encodeHeader(name: string, size: number, mtime: number): Uint8Array {
+/** The 512-byte header writeTar emits (exported for tests of the size encodings). */
+export function encodeHeader(name: string, size: number, mtime: number): Uint8Array {
   const h = new Uint8Array(BLOCK);
   const ascii = (s: string, at: number) => {
     for (let i = 0; i < s.length; i++) h[at + i] = s.charCodeAt(i);
@@ -221,7 +222,7 @@ function octal(n: number, digits: number): string {
   return `${n.toString(8).padStart(digits, '0')}\0`;
 }
 
-function decodeHeader(h: Uint8Array, off: number): { name: string; size: number; mtime: number } {
+export function decodeHeader(h: Uint8Array, off = 0): { name: string; size: number; mtime: number } {
   const text = (from: number, len: number) => {
     let s = '';
     for (let i = from; i < from + len && h[i] !== 0; i++) s += String.fromCharCode(h[i]!);

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { packUnsignedExport, signExport } from '../../../src/evidence/archive.ts';
 import { parseManifest } from '../../../src/evidence/manifest.ts';
 import { keyId, publicKeyBase64 } from '../../../src/evidence/signing.ts';
-import { readTar, writeTar } from '../../../src/evidence/tar.ts';
+import { decodeHeader, encodeHeader, readTar, writeTar } from '../../../src/evidence/tar.ts';
 import { verifyArchive, verifyArchiveFile } from '../../../src/evidence/verify.ts';
 import { channel, cleanup, createdAt, newKey, sampleArchive, tempDir, writeSampleTranscript } from './fixtures.ts';
 
@@ -227,6 +227,14 @@ describe('evidence archive', () => {
       back.entries.map((e) => [e.name, Buffer.from(e.data)]),
       entries.map((e) => [e.name, Buffer.from(e.data)]),
     );
+  });
+
+  it('encodes sizes up to GBs: octal below 8 GiB, base-256 above, both read back exactly', () => {
+    for (const size of [0, 1, 2 ** 31, 8 ** 11 - 1, 8 ** 11, 12 * 2 ** 30, 2 ** 40 + 7]) {
+      const h = encodeHeader('media/big', size, 1_763_901_000);
+      assert.deepEqual(decodeHeader(h), { name: 'media/big', size, mtime: 1_763_901_000 }, String(size));
+      assert.equal(h[124]! & 0x80, size >= 8 ** 11 ? 0x80 : 0, String(size));
+    }
   });
 
   it('refuses to export a broken chain or missing/damaged media, naming the problem', async () => {
