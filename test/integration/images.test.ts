@@ -6,7 +6,8 @@
 // Needs no cluster; the first run builds everything (minutes), later runs hit the cache.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,8 +22,18 @@ import {
   PAUSE_IMAGE_REF,
 } from '../../hack/images/build.ts';
 import { synapseVersion } from '../../hack/images/recipes.ts';
+import {
+  renderHomeserverYaml,
+  renderSynapseLogYaml,
+  SYNAPSE_CONFIG_FILES,
+  SYNAPSE_SECRET_FILES,
+  synapseCommandArgs,
+} from '../../src/matrix/config/synapse.ts';
 
 const exec = promisify(execFile);
+
+/** What `buildah run` itself leaves in a container's layer (/run/.containerenv's directory). */
+const BUILDAH_RUN_ARTIFACTS = ['/run'];
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** What each image's config must say: the uid:gid its pod spec runs it as (runAsUser/runAsGroup). */
@@ -140,6 +151,121 @@ describe('local images (buildah, no Docker engine)', () => {
     assert.equal(out.trim().split('\n').at(-1), version);
     // The pgpass init container's command.
     assert.match(await runIn(images.synapse!, '991:991', ['install', '--version']), /coreutils/);
+  });
+
+  test('synapse boots from the image with the pod spec command, as 991, writing nothing to its root filesystem', async () => {
+    const image = images.synapse!;
+    await ensureInStorage(image);
+    const dir = await mkdtemp(join(tmpdir(), 'warroom-images-synapse-'));
+    const { stdout: id } = await exec('buildah', ['from', '--quiet', '--pull=never', image.ref]);
+    const container = id.trim();
+    let boot: ChildProcess | undefined;
+    try {
+      // The pod's volumes: config (ConfigMap, 0444), secrets (Secret, 0440 group 991 via fsGroup), data (PVC).
+      const host = {
+        config: join(dir, 'config'),
+        secrets: join(dir, 'secrets'),
+        data: join(dir, 'data'),
+        tmp: join(dir, 'tmp'),
+      };
+      for (const d of Object.values(host)) await mkdir(d, { recursive: true });
+      await chmod(host.tmp, 0o1777);
+      const port = await freePort();
+      await writeFile(
+        join(host.config, SYNAPSE_CONFIG_FILES.homeserver),
+        renderHomeserverYaml({
+          serverName: 'images.test',
+          publicBaseUrl: `http://127.0.0.1:${port}/`,
+          turnUris: [],
+          database: { kind: 'sqlite' },
+          aliasCreators: ['@admin:images.test'],
+          ports: { client: port, metrics: await freePort() },
+          bindAddresses: ['127.0.0.1'],
+        }),
+      );
+      await writeFile(join(host.config, SYNAPSE_CONFIG_FILES.log), renderSynapseLogYaml());
+      const secretValue = () => randomBytes(32).toString('base64url');
+      const secrets: Record<string, string> = {
+        [SYNAPSE_SECRET_FILES.registrationSharedSecret]: secretValue(),
+        [SYNAPSE_SECRET_FILES.macaroonSecretKey]: secretValue(),
+        [SYNAPSE_SECRET_FILES.formSecret]: secretValue(),
+        [SYNAPSE_SECRET_FILES.turnSharedSecret]: secretValue(),
+        [SYNAPSE_SECRET_FILES.signingKey]: `ed25519 a_test ${randomBytes(32).toString('base64').replace(/=+$/, '')}`,
+      };
+      for (const [file, value] of Object.entries(secrets)) {
+        await writeFile(join(host.secrets, file), `${value}\n`, { mode: 0o440 });
+        await chown(join(host.secrets, file), 0, 991);
+      }
+      await chown(host.data, 991, 991);
+      await chmod(host.data, 0o700);
+
+      // The pod spec's command, unchanged, under a stop switch (a file in /data) and a deadline.
+      const command = ['python', ...synapseCommandArgs()].join(' ');
+      const wrapper = `${command} & pid=$!; while [ ! -e /data/.stop ] && kill -0 $pid 2>/dev/null; do sleep 0.2; done; kill -TERM $pid 2>/dev/null; wait $pid`;
+      let output = '';
+      boot = spawn(
+        'buildah',
+        [
+          'run',
+          '--isolation',
+          'chroot',
+          '--user',
+          '991:991',
+          '--volume',
+          `${host.config}:/config:ro`,
+          '--volume',
+          `${host.secrets}:/secrets:ro`,
+          '--volume',
+          `${host.data}:/data`,
+          '--volume',
+          `${host.tmp}:/tmp`,
+          container,
+          '--',
+          'timeout',
+          '180',
+          '/bin/sh',
+          '-c',
+          wrapper,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      boot.stdout?.on('data', (d: Buffer) => {
+        output += d.toString();
+      });
+      boot.stderr?.on('data', (d: Buffer) => {
+        output += d.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => boot!.on('exit', (code) => resolve(code)));
+      let healthy = false;
+      const deadline = Date.now() + 120_000;
+      while (!healthy && Date.now() < deadline && boot.exitCode === null) {
+        healthy = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        if (!healthy) await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.ok(healthy, `Synapse from the image never answered /health:\n${output.slice(-3000)}`);
+      await writeFile(join(host.data, '.stop'), '');
+      await exited;
+      boot = undefined;
+
+      // Everything Synapse wrote is on its volumes: the container's own layer holds only what buildah itself
+      // creates to run a container (mount points, /etc/hosts...), so a read-only root filesystem is enough.
+      const { stdout: mounted } = await exec('buildah', ['mount', container]);
+      const upperDir = join(mounted.trim(), '..', 'diff');
+      const written = (await exec('find', [upperDir, '-mindepth', '1'])).stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((f) => f.slice(upperDir.length))
+        .filter((f) => !BUILDAH_RUN_ARTIFACTS.some((a) => f === a || f.startsWith(`${a}/`)));
+      assert.deepEqual(written, [], 'Synapse wrote outside its volumes');
+    } finally {
+      boot?.kill('SIGKILL');
+      await exec('buildah', ['umount', container]).catch(() => undefined);
+      await exec('buildah', ['rm', container]);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('coturn: /bin/sh, cat and turnserver 4.6.1 for the pod spec shell snippet', async () => {
