@@ -64,8 +64,10 @@ export interface ManifestInput {
 export function buildManifest(input: ManifestInput): Manifest {
   const c = input.transcript.counts;
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
-  const byType: Record<string, number> = {};
-  for (const k of Object.keys(c.byType).sort()) byType[k] = c.byType[k]!;
+  // Object.fromEntries defines own properties, so an event type named '__proto__' stays an ordinary key.
+  const byType: Record<string, number> = Object.fromEntries(
+    Object.entries(c.byType).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     channel: {
@@ -118,5 +120,15 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     const issue = parsed.error.issues[0];
     throw new Error(`manifest.json is invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
   }
+  // zod rebuilds records by assignment, which silently drops a '__proto__' key: take byType from the JSON itself
+  // (JSON.parse defines own properties) after checking its values.
+  const rawByType = (value as { transcript: { byType: Record<string, unknown> } }).transcript.byType;
+  const entries = Object.entries(rawByType);
+  for (const [k, v] of entries) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      throw new Error(`manifest.json is invalid at transcript.byType.${k}: expected a count`);
+    }
+  }
+  parsed.data.transcript.byType = Object.fromEntries(entries) as Record<string, number>;
   return parsed.data;
 }

@@ -150,7 +150,9 @@ function mediaRefError(m: unknown): string | undefined {
 }
 
 function emptyCounts(): TranscriptCounts {
-  return { events: 0, decrypted: 0, failed: 0, plaintext: 0, media: 0, byType: {} };
+  // byType's keys are event types, chosen by whoever sends the event: '__proto__' or 'constructor' must count as
+  // ordinary keys, hence no prototype.
+  return { events: 0, decrypted: 0, failed: 0, plaintext: 0, media: 0, byType: Object.create(null) };
 }
 
 function countRecord(c: TranscriptCounts, rec: TranscriptRecord): void {
@@ -158,7 +160,12 @@ function countRecord(c: TranscriptCounts, rec: TranscriptRecord): void {
   c[rec.decryption]++;
   c.media += rec.media?.length ?? 0;
   const type = rec.type ?? '(unknown)';
-  c.byType[type] = (c.byType[type] ?? 0) + 1;
+  Object.defineProperty(c.byType, type, {
+    value: (Object.hasOwn(c.byType, type) ? c.byType[type]! : 0) + 1,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
   if (rec.ts !== undefined) {
     if (c.firstTs === undefined || rec.ts < c.firstTs) c.firstTs = rec.ts;
     if (c.lastTs === undefined || rec.ts > c.lastTs) c.lastTs = rec.ts;
@@ -293,7 +300,7 @@ export class TranscriptWriter {
     return this._count;
   }
   get counts(): TranscriptCounts {
-    return { ...this._counts, byType: { ...this._counts.byType } };
+    return { ...this._counts, byType: Object.fromEntries(Object.entries(this._counts.byType)) };
   }
   get sealed(): boolean {
     return this.sealRecord !== undefined;

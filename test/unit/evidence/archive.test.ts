@@ -7,6 +7,7 @@ import { packUnsignedExport, signExport } from '../../../src/evidence/archive.ts
 import { parseManifest } from '../../../src/evidence/manifest.ts';
 import { keyId, publicKeyBase64 } from '../../../src/evidence/signing.ts';
 import { decodeHeader, encodeHeader, readTar, writeTar } from '../../../src/evidence/tar.ts';
+import { TranscriptWriter } from '../../../src/evidence/transcript.ts';
 import { verifyArchive, verifyArchiveFile } from '../../../src/evidence/verify.ts';
 import { channel, cleanup, createdAt, newKey, sampleArchive, tempDir, writeSampleTranscript } from './fixtures.ts';
 
@@ -227,6 +228,34 @@ describe('evidence archive', () => {
       back.entries.map((e) => [e.name, Buffer.from(e.data)]),
       entries.map((e) => [e.name, Buffer.from(e.data)]),
     );
+  });
+
+  it('event types named like Object.prototype members (__proto__, constructor, toString) count as ordinary types', async () => {
+    const dir = await tempDir();
+    const w = await TranscriptWriter.open(dir);
+    for (const [i, type] of ['__proto__', 'constructor', 'toString', '__proto__', 'hasOwnProperty'].entries()) {
+      await w.append({ kind: 'event', eventId: `$p${i}`, roomId: '!r:x', type, content: {}, decryption: 'plaintext' });
+    }
+    assert.deepEqual(Object.entries(w.counts.byType).sort(), [
+      ['__proto__', 2],
+      ['constructor', 1],
+      ['hasOwnProperty', 1],
+      ['toString', 1],
+    ]);
+    await w.seal();
+    await w.close();
+    const signed = signExport(await packUnsignedExport(dir, { channel, createdAt }), key);
+    const report = verifyArchive(signed, { publicKey: pub });
+    assert.equal(report.ok, true, JSON.stringify(report.checks));
+    assert.deepEqual(Object.entries(report.manifest!.transcript.byType), [
+      ['__proto__', 2],
+      ['constructor', 1],
+      ['hasOwnProperty', 1],
+      ['toString', 1],
+    ]);
+    const again = await TranscriptWriter.open(dir);
+    assert.equal(again.counts.byType.constructor, 1);
+    await again.close();
   });
 
   it('encodes sizes up to GBs: octal below 8 GiB, base-256 above, both read back exactly', () => {
