@@ -46,8 +46,7 @@ export interface ImageConfig {
 /**
  * A tiny image made of busybox-static alone, written as a docker-archive tar (the format `ctr images import` and
  * `docker load` read) whose RepoTags carry `ref`. No registry and no image tool: a layer tar, a config and a
- * manifest. For the harness's own tests and its stop-gap sandbox image; the project's real images come from
- * hack/images.
+ * manifest. For the harness's own tests; the project's real images come from hack/images.
  */
 export async function buildBusyboxImage(outDir: string, ref: string, config: ImageConfig = {}): Promise<string> {
   const work = await mkdtemp(join(outDir, 'busybox-image-'));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient } from './admin-client.ts';
 import { CONTROL_PLANE, type Component, ensureBinaries } from './binaries.ts';
+import { LOCAL_VOLUME_PROVISIONER } from './local-volumes.ts';
 import { createPki } from './pki.ts';
 import { freePort, type ManagedProcess, startProcess, stopProcess, waitFor } from './processes.ts';
 import { type RealNode, type RealNodeInfo, type SandboxImage, startRealNode } from './real-node.ts';
@@ -42,7 +43,7 @@ export interface StartClusterOptions {
   node?: NodeKind;
   /** Image archives (docker-archive or OCI tars) to import into the real node's containerd before its kubelet starts. */
   images?: string[];
-  /** The real node's pod sandbox (pause) image; default: a busybox stop-gap built on the fly. */
+  /** The real node's pod sandbox (pause) image; default: the project's pause image from hack/images. */
   sandboxImage?: SandboxImage;
   /** How long a real-node start waits for another real-node cluster on this machine to stop (default 10 min). */
   realNodeLockWaitMs?: number;
@@ -229,7 +230,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       apiVersion: 'storage.k8s.io/v1',
       kind: 'StorageClass',
       metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
-      provisioner: 'kubernetes.io/host-path',
+      // kwok: the controller-manager's test-only host-path provisioner; real node: local volumes (local-volumes.ts).
+      provisioner: nodeKind === 'real' ? LOCAL_VOLUME_PROVISIONER : 'kubernetes.io/host-path',
       reclaimPolicy: 'Delete',
       volumeBindingMode: 'Immediate',
     });

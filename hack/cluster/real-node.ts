@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdminClient } from './admin-client.ts';
 import type { Component } from './binaries.ts';
-import { buildBusyboxImage } from './busybox-image.ts';
 import { writeCniConfig } from './cni.ts';
 import {
   type Containerd,
@@ -27,6 +26,7 @@ import {
   type NodeNetwork,
   removeForwardGuard,
 } from './host-net.ts';
+import { startLocalVolumeProvisioner } from './local-volumes.ts';
 import { writeKubeletConfig, writeKubeProxyConfig } from './node-agents.ts';
 import { issueClientCert, writeCertKubeconfig } from './node-pki.ts';
 import { freePort, type ManagedProcess, startProcess, stopProcess, waitFor } from './processes.ts';
@@ -35,8 +35,6 @@ import { acquireRealNodeLock, type LockHolder } from './real-node-lock.ts';
 export const INSTALL_SCRIPT = fileURLToPath(new URL('../peers/real-node.sh', import.meta.url));
 /** The ClusterIP of the kube-dns Service (inside SERVICE_CIDR's low, statically assigned band). */
 export const CLUSTER_DNS_IP = '10.96.0.10';
-/** Stop-gap sandbox image (busybox `sleep`) used when no pause image is given. */
-export const STOPGAP_PAUSE_REF = 'localhost/warroom/pause-stopgap:busybox';
 
 export interface SandboxImage {
   ref: string;
@@ -54,7 +52,7 @@ export interface RealNodeOptions {
   serviceCidr: string;
   /** docker-archive/OCI tars imported into containerd before the kubelet starts. */
   images?: string[];
-  /** The pod sandbox image; by default a busybox `sleep` stop-gap until hack/images provides a proper pause. */
+  /** The pod sandbox image; by default the project's pause image (hack/images, built once and cached). */
   sandboxImage?: SandboxImage;
   /** How long to wait for another real-node cluster on this machine to stop (default 10 min). */
   lockWaitMs?: number;
@@ -116,6 +114,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   let restoreForwarding: (() => Promise<void>) | undefined;
   let stopped = false;
   let containerIds: string[] = [];
+  let volumes: { stop(): Promise<void> } | undefined;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -127,6 +126,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
         errors.push(`${what}: ${(err as Error).message}`);
       }
     };
+    await step('stop volume provisioner', async () => volumes?.stop());
     // The kubelet first, so nothing restarts the containers removed next.
     for (const p of [...procs].reverse()) await step(`stop ${p.name}`, () => stopProcess(p));
     if (containerd) {
@@ -158,12 +158,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     await addForwardGuard(net);
     o.log(`real node ${name}: bridge ${net.bridge}, pods in ${net.subnet}, node IP ${net.nodeIp}`);
 
-    const sandbox =
-      o.sandboxImage ??
-      ({
-        ref: STOPGAP_PAUSE_REF,
-        archive: await buildBusyboxImage(nodeDir, STOPGAP_PAUSE_REF, { entrypoint: ['/bin/sleep', '2147483647'] }),
-      } satisfies SandboxImage);
+    const sandbox = o.sandboxImage ?? (await projectPauseImage());
     const cniConfDir = join(nodeDir, 'cni', 'net.d');
     await writeCniConfig(cniConfDir, join(nodeDir, 'cni', 'ipam'), net, o.serviceCidr);
     containerd = await startContainerd(join(nodeDir, 'containerd'), cniConfDir, sandbox.ref, o.logDir);
@@ -256,6 +251,12 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
       intervalMs: 200,
     });
     o.mark('kube-proxy synced');
+    volumes = startLocalVolumeProvisioner({
+      admin: o.admin,
+      nodeName: name,
+      dir: join(nodeDir, 'volumes'),
+      log: o.log,
+    });
     return {
       name,
       nodeIp: net.nodeIp,
@@ -271,6 +272,20 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     await stop().catch((e: Error) => o.log(e.message));
     throw err;
   }
+}
+
+/**
+ * The project's own pause image (a static C program that reaps children and exits on SIGTERM, built by hack/images
+ * and cached), under the kubelet's default sandbox name. Loaded lazily: kwok clusters never need hack/images.
+ */
+async function projectPauseImage(): Promise<SandboxImage> {
+  const images = await import('../images/build.ts');
+  const built = await images.ensureImages(['pause']);
+  const pause = built.pause;
+  if (!pause.extraTags.includes(images.PAUSE_IMAGE_REF)) {
+    throw new Error(`the pause image ${pause.ref} does not carry ${images.PAUSE_IMAGE_REF}`);
+  }
+  return { ref: images.PAUSE_IMAGE_REF, archive: pause.archive };
 }
 
 /** Removes every KUBE-* iptables chain: kube-proxy's own clean-up, then a sweep for what it leaves (the kubelet's). */

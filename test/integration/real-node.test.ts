@@ -14,7 +14,7 @@ import { hostLinks } from '../../hack/cluster/host-net.ts';
 import { type LocalCluster, startCluster } from '../../hack/cluster/local-cluster.ts';
 import { realNodeUnsupportedReason } from '../../hack/cluster/real-node.ts';
 import { REAL_NODE_LOCK } from '../../hack/cluster/real-node-lock.ts';
-import { kubectl } from '../support/kubectl.ts';
+import { eventually, kubectl } from '../support/kubectl.ts';
 
 const IMAGE = 'localhost/warroom/test-busybox:1';
 const NS = 'real-node-test';
@@ -67,6 +67,10 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
   /** Applies a Job, waits for it to complete (or fail: then its log is in the error) and returns its log. */
   async function runJob(name: string, script: string): Promise<string> {
     await k.apply(job(name, script));
+    return waitJob(name);
+  }
+
+  async function waitJob(name: string): Promise<string> {
     let done = false;
     const deadline = Date.now() + 90_000;
     for (let finished = false; !finished && Date.now() < deadline; ) {
@@ -162,6 +166,12 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
     assert.match(body, /warroom real-node test image/);
   });
 
+  test('kubectl exec runs a command in the pod (apiserver → kubelet with its client cert)', async () => {
+    const out = await k.exec(['-n', NS, 'exec', 'web', '--', '/bin/sh', '-c', 'id -u; cat /www/index.html']);
+    assert.match(out, /^65532$/m);
+    assert.match(out, /warroom real-node test image/);
+  });
+
   test('a Job completes, its log is readable with kubectl logs, and another pod reaches the Service by its DNS name', async () => {
     const logs = await runJob(
       'client',
@@ -178,6 +188,37 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
     assert.match(logs, /resolved to 10\.96\./);
     assert.match(logs, /warroom real-node test image/);
     assert.match(logs, /job-done/);
+  });
+
+  test('a PVC of the default class gets a local volume a non-root pod can write (fsGroup), removed with its claim', async () => {
+    await k.apply({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'data', namespace: NS },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    });
+    const spec = job('writer', 'echo persisted > /data/file && cat /data/file && ls -ln /data');
+    const pod = spec.spec.template.spec as Record<string, unknown> & { containers: Record<string, unknown>[] };
+    pod.securityContext = { ...restricted.pod, fsGroup: 65532 };
+    pod.volumes = [...(pod.volumes as unknown[]), { name: 'data', persistentVolumeClaim: { claimName: 'data' } }];
+    const main = pod.containers[0] as { volumeMounts: unknown[] };
+    main.volumeMounts = [...main.volumeMounts, { name: 'data', mountPath: '/data' }];
+    await k.apply(spec);
+    const logs = await waitJob('writer');
+    assert.match(logs, /persisted/);
+    const claim = await k.getJson<{ spec: { volumeName: string } }>(['-n', NS, 'pvc', 'data']);
+    const pvName = claim?.spec.volumeName;
+    assert.ok(pvName);
+    const pv = await k.getJson<{ spec: { local?: { path: string } } }>(['pv', pvName]);
+    const path = pv?.spec.local?.path;
+    if (!path) assert.fail(`PV ${pvName} is not a local volume`);
+    assert.ok(path.startsWith(cluster.dir), 'the volume lives under the run dir');
+    await k.exec(['-n', NS, 'delete', 'job', 'writer', '--wait=true', '--cascade=foreground']);
+    await k.exec(['-n', NS, 'delete', 'pvc', 'data', '--wait=true', '--timeout=60s']);
+    await eventually(
+      'the volume and its directory are deleted with the claim',
+      async () => (await k.getJson(['pv', pvName])) === undefined && !existsSync(path),
+    );
   });
 
   test('nothing a pod does leaves the machine: no default route, off-machine addresses unreachable', async () => {
