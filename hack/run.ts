@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir } from './cluster/cache-dir.ts';
 import { startCluster } from './cluster/local-cluster.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -15,11 +16,19 @@ const passThrough = process.argv.slice(2);
 
 let stopCluster: (() => Promise<void>) | undefined;
 const env = { ...process.env };
+const localFlags: string[] = [];
 if (!configured && !passThrough.some((a) => a.startsWith('--kubeconfig'))) {
   console.error('[warroom] no cluster configured: starting the embedded local control plane');
   const cluster = await startCluster();
   stopCluster = cluster.stop;
   env.KUBECONFIG = cluster.kubeconfig;
+  // kwok runs no pods (so no recorder); evidence and the signing key live beside the throwaway cluster.
+  const state = cacheDir('run', 'local-operator');
+  localFlags.push(
+    '--evidence-policy=skip-unreachable',
+    `--evidence-dir=${join(state, 'evidence')}`,
+    `--signing-key=${join(state, 'signing-key.pem')}`,
+  );
   const kubectl = (args: string[]) =>
     new Promise<void>((resolve, reject) => {
       const p = spawn(cluster.binaries.kubectl, ['--kubeconfig', cluster.kubeconfig, ...args], { stdio: 'inherit' });
@@ -39,7 +48,7 @@ if (!configured && !passThrough.some((a) => a.startsWith('--kubeconfig'))) {
 
 const operator = spawn(
   process.execPath,
-  [join(root, 'src', 'main.ts'), 'operator', '--leader-elect=false', '--http-port=0', ...passThrough],
+  [join(root, 'src', 'main.ts'), 'operator', '--leader-elect=false', '--http-port=0', ...localFlags, ...passThrough],
   { stdio: 'inherit', env },
 );
 const stop = () => operator.kill('SIGTERM');

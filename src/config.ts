@@ -91,6 +91,18 @@ const Config = z.object({
   postgresImage: z.string().optional(),
   /** The operator's own image: the provisioning Job and the recorder sidecar run it. */
   operatorImage: z.string().optional(),
+  /** Where verified evidence archives are kept (the operator's own volume). */
+  evidenceDir: z.string().min(1).default('/var/lib/warroom/evidence'),
+  /** The operator's ed25519 key (PKCS#8 PEM) that signs every archive's manifest; created 0600 when absent. */
+  signingKey: z.string().min(1).default('/var/lib/warroom/signing-key.pem'),
+  /**
+   * `require`: a war room's namespace is deleted only once its archive verified (or an admin forces it).
+   * `skip-unreachable`: for simulated clusters (kwok) whose pods never run; never for real war rooms.
+   */
+  evidencePolicy: z.enum(['require', 'skip-unreachable']).default('require'),
+  /** The recorder's read-only and control endpoints; `{namespace}` is the war room's namespace. */
+  recorderStatusUrl: z.string().default('http://synapse.{namespace}.svc:9101'),
+  recorderControlUrl: z.string().default('http://synapse.{namespace}.svc:9102'),
   /** Only reconcile IncidentChannels matching this label selector (canary an operator version, shard, or test). */
   channelSelector: z.string().max(1024).optional(),
 });

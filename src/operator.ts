@@ -1,10 +1,14 @@
 import { API_VERSION, KIND } from './api/v1alpha1/incidentchannel.ts';
 import type { OperatorConfig } from './config.ts';
 import { PRUNABLE_KINDS } from './controllers/incidentchannel/desired/index.ts';
-import { type EvidenceHook, noRecorderEvidence } from './controllers/incidentchannel/evidence-hook.ts';
+import type { EvidenceHook } from './controllers/incidentchannel/evidence-hook.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY } from './controllers/incidentchannel/names.ts';
 import { IncidentChannelReconciler } from './controllers/incidentchannel/reconciler.ts';
+import { HttpRecorderClient } from './controllers/incidentchannel/recorder-client.ts';
+import { RecorderEvidence } from './controllers/incidentchannel/recorder-evidence.ts';
 import { SecretsPhase } from './controllers/incidentchannel/secrets-phase.ts';
+import { loadOrCreateSigningKey, publicKeyOf } from './evidence/signing.ts';
+import { FileEvidenceStore } from './evidence/store.ts';
 import { KubeClient } from './kube/client.ts';
 import { loadKubeConfig } from './kube/config.ts';
 import { EventRecorder } from './kube/events.ts';
@@ -85,13 +89,19 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
     return counts;
   });
 
+  const recorder = new HttpRecorderClient({
+    urls: { status: config.recorderStatusUrl, control: config.recorderControlUrl },
+  });
+  const evidence = deps.evidence ?? (await recorderEvidence(config, recorder, clock, log));
+
   const reconciler = new IncidentChannelReconciler({
     client,
     getChannel: (name) => channels.get(name),
     listChannels: () => channels.list(),
     now: () => clock.now(),
     emit: (obj, ev) => events.emit(obj, ev),
-    evidence: deps.evidence ?? noRecorderEvidence,
+    evidence,
+    recorder,
     secrets: new SecretsPhase({
       client,
       mode: config.secrets,
@@ -212,4 +222,22 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
       await Promise.all([channels, ...children].map((r) => r.stop()));
     },
   };
+}
+
+async function recorderEvidence(
+  config: OperatorConfig,
+  recorder: HttpRecorderClient,
+  clock: Clock,
+  log: Logger,
+): Promise<EvidenceHook> {
+  const signingKey = await loadOrCreateSigningKey(config.signingKey);
+  return new RecorderEvidence({
+    recorder,
+    store: new FileEvidenceStore(config.evidenceDir),
+    signingKey,
+    publicKey: publicKeyOf(signingKey),
+    now: () => clock.now(),
+    policy: config.evidencePolicy,
+    log: log.child({ component: 'evidence' }),
+  });
 }

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger, silentLogger } from '../../src/observability/logger.ts';
@@ -32,9 +35,17 @@ export async function startTestOperator(
   cluster: TestCluster,
   opts: { selector: string; clock?: Clock; args?: string[]; logTo?: NodeJS.WritableStream },
 ): Promise<Operator> {
+  const evidence = await mkdtemp(join(tmpdir(), 'warroom-evidence-'));
   const config = loadConfig(
     [
       `--kubeconfig=${cluster.kubeconfig}`,
+      // kwok runs no pods, so no recorder ever answers: teardown says so (EvidenceArchived=False) and goes on. Port 9
+      // on loopback refuses at once. Tests of the real evidence path pass their own recorder URLs and policy.
+      '--evidence-policy=skip-unreachable',
+      '--recorder-status-url=http://127.0.0.1:9/{namespace}',
+      '--recorder-control-url=http://127.0.0.1:9/{namespace}',
+      `--evidence-dir=${join(evidence, 'archives')}`,
+      `--signing-key=${join(evidence, 'signing-key.pem')}`,
       '--leader-elect=false',
       `--channel-selector=${opts.selector}`,
       '--namespace=warroom-system',

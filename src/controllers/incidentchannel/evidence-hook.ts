@@ -22,12 +22,3 @@ export type EvidenceOutcome =
 export interface EvidenceHook {
   export(channel: KubeObject, namespace: string): Promise<EvidenceOutcome>;
 }
-
-/** Used while no recorder is deployed into war rooms: says so plainly in the channel's status. */
-export const noRecorderEvidence: EvidenceHook = {
-  export: async () => ({
-    kind: 'skipped',
-    reason: 'RecorderNotDeployed',
-    message: 'this operator version deploys no recorder, so there is no transcript to archive',
-  }),
-};

@@ -28,6 +28,7 @@ import {
   namespaceName,
 } from './names.ts';
 import { observeWorkloads } from './observe.ts';
+import type { RecorderClient } from './recorder-client.ts';
 import type { SecretsPhase } from './secrets-phase.ts';
 import { type ChannelStatus, computeStatus, type Observed, statusEquals, tornDownStatus } from './status.ts';
 
@@ -47,6 +48,8 @@ export interface ReconcilerDeps {
   now(): Date;
   emit(channel: KubeObject, ev: EventInput): Promise<void>;
   evidence: EvidenceHook;
+  /** The war room's recorder: its figures go into status, and the expiry warnings into #control through it. */
+  recorder?: RecorderClient;
   /** Creates each channel Secret once (sealed, or plain with --secrets=plain); never reads one back. */
   secrets: SecretsPhase;
   expiry: ExpiryPolicy;
@@ -59,7 +62,10 @@ export interface ReconcilerDeps {
 }
 
 const TEARDOWN_POLL_MS = 2_000;
+const EVIDENCE_RETRY_MS = 30_000;
 const PROVISIONING_POLL_MS = 3_000;
+/** How often a live war room's transcript figures (events, head hash) are refreshed into status. */
+const RECORDING_REFRESH_MS = 60_000;
 
 /**
  * One IncidentChannel, top to bottom like its lifecycle (the Cluster API shape): get → deletion → finalizer →
@@ -85,8 +91,8 @@ export class IncidentChannelReconciler {
 
     if (obj.metadata.deletionTimestamp) {
       if (!hasFinalizer(obj)) return {};
-      const done = await this.#teardown(obj, 'Deleted', rc);
-      if (!done) return { requeueAfter: TEARDOWN_POLL_MS };
+      const pending = await this.#teardown(obj, 'Deleted', rc);
+      if (pending !== 'done') return { requeueAfter: pending };
       await removeFinalizer(this.#d.client, ref, obj);
       this.#applied.delete(name);
       this.#d.secrets.forget(obj.metadata.uid ?? '');
@@ -123,8 +129,8 @@ export class IncidentChannelReconciler {
       this.#d.expiry,
     );
     if (decision.action === 'teardown') {
-      const done = await this.#teardown(obj, decision.reason, rc, decision.expiresAt);
-      return done ? {} : { requeueAfter: TEARDOWN_POLL_MS };
+      const pending = await this.#teardown(obj, decision.reason, rc, decision.expiresAt);
+      return pending === 'done' ? {} : { requeueAfter: pending };
     }
 
     const relayPorts = await this.#relayPorts(channel);
@@ -153,6 +159,7 @@ export class IncidentChannelReconciler {
         });
       }
       observed.components = await observeWorkloads(this.#d.client, desired);
+      observed.recording = await this.#observeRecording(ctx, observed.components);
     } catch (err) {
       observed.applyError = describeError(err);
       await this.#writeStatus(obj, computeStatus(obj, observed, this.#d.now()));
@@ -171,12 +178,17 @@ export class IncidentChannelReconciler {
 
     const warningsSent = [...(channel.status?.ttlWarningsSent ?? [])];
     for (const before of decision.warningsDue) {
-      await this.#d.emit(obj, {
-        type: 'Normal',
-        reason: 'ExpiryWarning',
-        action: 'Warn',
-        note: `the war room closes in ${Math.round(before / 60_000)} min, at ${decision.expiresAt.toISOString()}`,
-      });
+      const note = `the war room closes in ${Math.round(before / 60_000)} min, at ${decision.expiresAt.toISOString()}`;
+      await this.#d.emit(obj, { type: 'Normal', reason: 'ExpiryWarning', action: 'Warn', note });
+      if (ctx.recording.enabled && this.#d.recorder) {
+        // Best effort: the Event above is the record; a recorder that is down must not hold the warning back.
+        await this.#d.recorder
+          .notice(
+            ctx.namespace,
+            `⚠️ This war room closes in ${Math.round(before / 60_000)} minutes (${decision.expiresAt.toISOString()}). Export anything you need; the transcript is archived automatically.`,
+          )
+          .catch((err: unknown) => rc.log.warn({ err: String(err) }, 'could not post the expiry warning in #control'));
+      }
       warningsSent.push(before);
     }
     observed.ttlWarningsSent = warningsSent;
@@ -194,8 +206,26 @@ export class IncidentChannelReconciler {
       });
     }
     // Until every part is up, look again soon: workload readiness changes don't all reach us as events.
-    const settling = status.phase === 'Provisioning' ? PROVISIONING_POLL_MS : Number.POSITIVE_INFINITY;
+    const settling =
+      status.phase === 'Provisioning'
+        ? PROVISIONING_POLL_MS
+        : ctx.recording.enabled && this.#d.recorder
+          ? RECORDING_REFRESH_MS
+          : Number.POSITIVE_INFINITY;
     return { requeueAfter: Math.min(decision.requeueAfterMs, settling) };
+  }
+
+  /** Asks the recorder for its figures once Synapse (whose pod it shares) is up; otherwise the last figures stand. */
+  async #observeRecording(ctx: BuildContext, components: Observed['components']): Promise<Observed['recording']> {
+    if (!ctx.recording.enabled) return { enabled: false };
+    const synapseUp = components?.some((c) => c.type === 'SynapseReady' && c.status === 'True');
+    if (!this.#d.recorder || !synapseUp) return undefined;
+    try {
+      const s = await this.#d.recorder.status(ctx.namespace);
+      return { enabled: true, reachable: true, ready: s.ready, events: s.events, headHash: s.headHash };
+    } catch (err) {
+      return { enabled: true, reachable: false, message: describeError(err) };
+    }
   }
 
   /**
@@ -309,10 +339,15 @@ export class IncidentChannelReconciler {
   }
 
   /**
-   * Export and verify the evidence, THEN delete the namespace, then record the terminal phase. Returns true when the
-   * namespace is gone (or never existed); false means "call again shortly".
+   * Export and verify the evidence, THEN delete the namespace, then record the terminal phase. Returns 'done' when the
+   * namespace is gone (or never existed), else when to look again.
    */
-  async #teardown(obj: KubeObject, reason: TeardownReason, rc: ReconcileContext, expiresAt?: Date): Promise<boolean> {
+  async #teardown(
+    obj: KubeObject,
+    reason: TeardownReason,
+    rc: ReconcileContext,
+    expiresAt?: Date,
+  ): Promise<'done' | number> {
     const state = (obj as { status?: ChannelState['status'] }).status;
     const caseId = (obj as { spec?: { caseId?: unknown } }).spec?.caseId;
     const namespace =
@@ -323,6 +358,10 @@ export class IncidentChannelReconciler {
     const ours = ns && ns.metadata.annotations?.[ANNOTATION_CHANNEL_UID] === obj.metadata.uid;
 
     if (ours && !ns.metadata.deletionTimestamp) {
+      if (reason !== 'Deleted' && !state?.archive && state?.phase !== 'Archiving') {
+        // Sealing and exporting a long transcript takes a while: say what is happening before doing it.
+        await this.#writeStatus(obj, tornDownStatus(obj, { phase: 'Archiving', reason }, this.#d.now()));
+      }
       const evidence: EvidenceOutcome = state?.archive
         ? { kind: 'archived', archive: state.archive }
         : await this.#d.evidence.export(obj, namespace ?? '');
@@ -338,7 +377,7 @@ export class IncidentChannelReconciler {
           action: 'Archive',
           note: evidence.message,
         });
-        return false;
+        return EVIDENCE_RETRY_MS; // each attempt asks the recorder to seal again: not every 2 s
       }
       if (reason !== 'Deleted') {
         await this.#writeStatus(obj, tornDownStatus(obj, { phase: 'Archiving', reason, evidence }, this.#d.now()));
@@ -355,9 +394,9 @@ export class IncidentChannelReconciler {
         action: 'Teardown',
         note: `${teardownWhy(reason)}: deleting namespace ${namespace}`,
       });
-      return false;
+      return TEARDOWN_POLL_MS;
     }
-    if (ours) return false; // terminating: the namespace controller is still removing its contents
+    if (ours) return TEARDOWN_POLL_MS; // terminating: the namespace controller is still removing its contents
 
     if (reason !== 'Deleted') {
       await this.#writeStatus(
@@ -372,7 +411,7 @@ export class IncidentChannelReconciler {
       });
     }
     this.#applied.delete(obj.metadata.name);
-    return true;
+    return 'done';
   }
 
   async #writeStatus(obj: KubeObject, status: ChannelStatus): Promise<void> {

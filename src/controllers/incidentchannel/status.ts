@@ -19,6 +19,7 @@ export interface ChannelStatus {
   endpoints?: { element?: string; homeserver?: string; turn?: string };
   credentialsSecret?: string;
   relayPorts?: { min: number; max: number };
+  recording?: { events: number; headHash?: string };
 }
 
 /** What one reconcile found out; status is a pure function of this plus the previous status. */
@@ -39,6 +40,11 @@ export interface Observed {
   endpoints?: ChannelStatus['endpoints'];
   credentialsSecret?: string;
   relayPorts?: { min: number; max: number };
+  /** The recorder as last asked (absent: not asked this time, the previous figures stand). */
+  recording?:
+    | { enabled: false }
+    | { enabled: true; reachable: true; ready: boolean; events: number; headHash: string }
+    | { enabled: true; reachable: false; message: string };
 }
 
 type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
@@ -136,6 +142,7 @@ export function computeStatus(obj: KubeObject, o: Observed, now: Date): ChannelS
         ]
       : []),
     ...parts.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
+    ...(o.recording ? [recordingCondition(o.recording)] : carried(prev, 'Recording')),
     ...(o.imagesWithoutDigest
       ? [
           o.imagesWithoutDigest.length === 0
@@ -166,7 +173,41 @@ export function computeStatus(obj: KubeObject, o: Observed, now: Date): ChannelS
     ...(o.endpoints ? { endpoints: o.endpoints } : {}),
     ...(o.credentialsSecret ? { credentialsSecret: o.credentialsSecret } : {}),
     ...(o.relayPorts ? { relayPorts: o.relayPorts } : {}),
+    ...(o.recording?.enabled && o.recording.reachable
+      ? {
+          recording: {
+            events: o.recording.events,
+            ...(o.recording.headHash ? { headHash: o.recording.headHash } : {}),
+          },
+        }
+      : {}),
     conditions: mergeConditions(prev.conditions ?? [], conds, now, generation),
+  };
+}
+
+/** A condition nobody re-checked this time keeps its last word (and its lastTransitionTime). */
+function carried(prev: Partial<ChannelStatus>, type: string): Cond[] {
+  const c = prev.conditions?.find((x) => x.type === type);
+  return c ? [{ type: c.type, status: c.status, reason: c.reason, message: c.message }] : [];
+}
+
+/**
+ * Informational: Ready does not wait for it (the Synapse pod's readiness already includes the recorder container,
+ * and the provisioning Job invites nobody before the recorder joined), but a recorder that stopped answering shows.
+ */
+function recordingCondition(r: NonNullable<Observed['recording']>): Cond {
+  if (!r.enabled) {
+    return { type: 'Recording', status: 'False', reason: 'RecordingDisabled', message: 'recording is off' };
+  }
+  if (!r.reachable) return { type: 'Recording', status: 'False', reason: 'RecorderNotReady', message: r.message };
+  if (!r.ready) {
+    return { type: 'Recording', status: 'False', reason: 'RecorderNotReady', message: 'the recorder is starting' };
+  }
+  return {
+    type: 'Recording',
+    status: 'True',
+    reason: 'RecorderRunning',
+    message: `${r.events} events recorded; head ${r.headHash.slice(0, 12)}`,
   };
 }
 
@@ -242,6 +283,14 @@ export function tornDownStatus(
           },
         }
       : {}),
+    ...(t.evidence?.kind === 'archived' && t.evidence.archive.events !== undefined
+      ? {
+          recording: {
+            events: t.evidence.archive.events,
+            ...(t.evidence.archive.headHash ? { headHash: t.evidence.archive.headHash } : {}),
+          },
+        }
+      : {}),
     ...(terminal ? { closedAt: prev.closedAt ?? toMetaTime(now) } : {}),
     conditions: mergeConditions(prev.conditions ?? [], conds, now, generation),
   };
@@ -258,9 +307,9 @@ function terminalMessage(reason: TeardownReason, terminal: boolean): string {
 
 /** Keeps the fields only earlier reconciles know (namespace, archive, warnings) across status rewrites. */
 function carry(prev: Partial<ChannelStatus>): Partial<ChannelStatus> {
-  const { namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts } = prev;
+  const { namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts, recording } = prev;
   return Object.fromEntries(
-    Object.entries({ namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts }).filter(
+    Object.entries({ namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts, recording }).filter(
       ([, v]) => v !== undefined,
     ),
   );

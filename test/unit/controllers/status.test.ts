@@ -102,3 +102,65 @@ test('statusEquals ignores key order, so an unchanged status is never rewritten'
   assert.equal(statusEquals(reordered, s), true);
   assert.equal(statusEquals({ ...reordered, phase: 'Failed' }, s), false);
 });
+
+test('Recording: the figures go into status; an unasked reconcile keeps them; it never gates Ready', () => {
+  const up = { type: 'SynapseReady', status: 'True' as const, reason: 'Ready', message: 'ok' };
+  const head = 'ab'.repeat(32);
+  const recording = computeStatus(
+    channel(),
+    {
+      ...base,
+      components: [up],
+      recording: { enabled: true, reachable: true, ready: true, events: 42, headHash: head },
+    },
+    t0,
+  );
+  assert.deepEqual(recording.recording, { events: 42, headHash: head });
+  assert.equal(cond(recording, 'Recording')?.status, 'True');
+  assert.match(cond(recording, 'Recording')?.message ?? '', /42 events/);
+  // Not asked this time (e.g. Synapse restarting): figures and condition carry over, transition time too.
+  const later = computeStatus(channel(recording), { ...base, components: [up] }, t1);
+  assert.deepEqual(later.recording, recording.recording);
+  assert.equal(cond(later, 'Recording')?.lastTransitionTime, cond(recording, 'Recording')?.lastTransitionTime);
+  // Unreachable: says so, keeps the last figures, and Ready still follows the workloads.
+  const lost = computeStatus(
+    channel(later),
+    { ...base, components: [up], recording: { enabled: true, reachable: false, message: 'connection refused' } },
+    t1,
+  );
+  assert.equal(cond(lost, 'Recording')?.status, 'False');
+  assert.equal(cond(lost, 'Recording')?.reason, 'RecorderNotReady');
+  assert.deepEqual(lost.recording, recording.recording);
+  assert.equal(cond(lost, 'Ready')?.status, 'True');
+  const off = computeStatus(channel(), { ...base, components: [up], recording: { enabled: false } }, t0);
+  assert.equal(cond(off, 'Recording')?.reason, 'RecordingDisabled');
+});
+
+test('an archived teardown records the archive and the final transcript figures', () => {
+  const head = 'cd'.repeat(32);
+  const archived = tornDownStatus(
+    channel({ phase: 'Ready', namespace: 'wr-ir-1-abc', conditions: [] }),
+    {
+      phase: 'Archiving',
+      reason: 'CaseClosed',
+      evidence: {
+        kind: 'archived',
+        archive: {
+          location: '/evidence/ir-1.tar',
+          sha256: 'ef'.repeat(32),
+          verifiedAt: '2026-11-23T10:05:00Z',
+          events: 7,
+          headHash: head,
+        },
+      },
+    },
+    t1,
+  );
+  assert.deepEqual(archived.archive, {
+    location: '/evidence/ir-1.tar',
+    sha256: 'ef'.repeat(32),
+    verifiedAt: '2026-11-23T10:05:00Z',
+  });
+  assert.deepEqual(archived.recording, { events: 7, headHash: head });
+  assert.equal(cond(archived, 'EvidenceArchived')?.status, 'True');
+});
