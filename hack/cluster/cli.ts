@@ -1,11 +1,13 @@
-// npm run cluster:up | cluster:down | cluster:status — a local control plane for humans, kept running in the background.
+// npm run cluster:up [-- --node=real] | cluster:down | cluster:status — a local control plane for humans, kept running in
+// the background. `--node=real` joins a real kubelet + containerd node (root only; see real-node.ts) instead of kwok.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache-dir.ts';
-import { startCluster } from './local-cluster.ts';
+import { type NodeKind, startCluster } from './local-cluster.ts';
+import type { RealNodeInfo } from './real-node.ts';
 
 const runDir = cacheDir('run', 'local');
 const stateFile = join(runDir, 'state.json');
@@ -17,6 +19,15 @@ interface State {
   server: string;
   dir: string;
   kubectl: string;
+  node?: NodeKind;
+  realNode?: RealNodeInfo;
+}
+
+function nodeKindArg(): NodeKind {
+  const arg = process.argv.slice(3).find((a) => a.startsWith('--node='));
+  const kind = arg?.slice('--node='.length) ?? 'kwok';
+  if (kind !== 'kwok' && kind !== 'real') throw new Error(`--node must be kwok or real, not ${JSON.stringify(kind)}`);
+  return kind;
 }
 
 function readState(): State | undefined {
@@ -31,8 +42,15 @@ function readState(): State | undefined {
 }
 
 function kubectlHint(s: State): string {
+  const node = s.realNode
+    ? [
+        `real node ${s.realNode.name}: node IP ${s.realNode.nodeIp} on bridge ${s.realNode.bridge}, pods ${s.realNode.podSubnet}`,
+        `  import an image: ctr --address ${s.realNode.containerdAddress} -n k8s.io images import <docker-archive.tar>`,
+      ]
+    : [];
   return [
-    `local cluster is up: ${s.server}`,
+    `local cluster is up (${s.node ?? 'kwok'} node): ${s.server}`,
+    ...node,
     `  ${s.kubectl} --kubeconfig ${s.kubeconfig} get nodes`,
     `  export KUBECONFIG=${s.kubeconfig}   # for any kubectl >= 1.33`,
     `component logs: ${join(s.dir, 'logs')}; stop with: npm run cluster:down`,
@@ -40,15 +58,21 @@ function kubectlHint(s: State): string {
 }
 
 async function up(): Promise<void> {
+  const node = nodeKindArg();
   const running = readState();
   if (running) {
+    if ((running.node ?? 'kwok') !== node) {
+      throw new Error(
+        `a local cluster with a ${running.node ?? 'kwok'} node is already up: npm run cluster:down first`,
+      );
+    }
     console.log(kubectlHint(running));
     return;
   }
   await mkdir(runDir, { recursive: true });
   await rm(stateFile, { force: true });
   const out = openSync(serveLog, 'w');
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve'], {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve', `--node=${node}`], {
     detached: true,
     stdio: ['ignore', out, out],
   });
@@ -74,19 +98,26 @@ async function up(): Promise<void> {
 }
 
 async function serve(): Promise<void> {
-  const cluster = await startCluster({ dir: join(runDir, 'cluster') });
+  const cluster = await startCluster({ dir: join(runDir, 'cluster'), node: nodeKindArg() });
   const state: State = {
     pid: process.pid,
     kubeconfig: cluster.kubeconfig,
     server: cluster.server,
     dir: cluster.dir,
     kubectl: cluster.binaries.kubectl,
+    node: cluster.node,
+    realNode: cluster.realNode,
   };
   await writeFile(stateFile, JSON.stringify(state, null, 2));
   const shutdown = async () => {
     await rm(stateFile, { force: true });
-    await cluster.stop();
-    process.exit(0);
+    try {
+      await cluster.stop();
+      process.exit(0);
+    } catch (err) {
+      console.error((err as Error).message);
+      process.exit(1);
+    }
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
@@ -125,7 +156,7 @@ const actions: Record<string, () => Promise<void>> = {
 };
 const action = verb ? actions[verb] : undefined;
 if (!action) {
-  console.error('usage: cli.ts up|down|status');
+  console.error('usage: cli.ts up [--node=kwok|real] | down | status');
   process.exit(2);
 }
 await action();
