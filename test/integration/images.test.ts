@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -22,6 +23,7 @@ import {
   PAUSE_IMAGE_REF,
 } from '../../hack/images/build.ts';
 import { synapseVersion } from '../../hack/images/recipes.ts';
+import { coturnStartCommand, renderTurnserverConf } from '../../src/matrix/config/coturn.ts';
 import {
   renderHomeserverYaml,
   renderSynapseLogYaml,
@@ -154,25 +156,13 @@ describe('local images (buildah, no Docker engine)', () => {
   });
 
   test('synapse boots from the image with the pod spec command, as 991, writing nothing to its root filesystem', async () => {
-    const image = images.synapse!;
-    await ensureInStorage(image);
     const dir = await mkdtemp(join(tmpdir(), 'warroom-images-synapse-'));
-    const { stdout: id } = await exec('buildah', ['from', '--quiet', '--pull=never', image.ref]);
-    const container = id.trim();
-    let boot: ChildProcess | undefined;
     try {
-      // The pod's volumes: config (ConfigMap, 0444), secrets (Secret, 0440 group 991 via fsGroup), data (PVC).
-      const host = {
-        config: join(dir, 'config'),
-        secrets: join(dir, 'secrets'),
-        data: join(dir, 'data'),
-        tmp: join(dir, 'tmp'),
-      };
-      for (const d of Object.values(host)) await mkdir(d, { recursive: true });
-      await chmod(host.tmp, 0o1777);
+      // The pod's volumes: config (ConfigMap, 0444), secrets (Secret, 0440 group 991 via fsGroup), data (PVC), /tmp.
+      const host = await volumeDirs(dir, ['config', 'secrets', 'data', 'tmp'], 991);
       const port = await freePort();
       await writeFile(
-        join(host.config, SYNAPSE_CONFIG_FILES.homeserver),
+        join(host.config!, SYNAPSE_CONFIG_FILES.homeserver),
         renderHomeserverYaml({
           serverName: 'images.test',
           publicBaseUrl: `http://127.0.0.1:${port}/`,
@@ -183,87 +173,78 @@ describe('local images (buildah, no Docker engine)', () => {
           bindAddresses: ['127.0.0.1'],
         }),
       );
-      await writeFile(join(host.config, SYNAPSE_CONFIG_FILES.log), renderSynapseLogYaml());
+      await writeFile(join(host.config!, SYNAPSE_CONFIG_FILES.log), renderSynapseLogYaml());
       const secretValue = () => randomBytes(32).toString('base64url');
-      const secrets: Record<string, string> = {
-        [SYNAPSE_SECRET_FILES.registrationSharedSecret]: secretValue(),
-        [SYNAPSE_SECRET_FILES.macaroonSecretKey]: secretValue(),
-        [SYNAPSE_SECRET_FILES.formSecret]: secretValue(),
-        [SYNAPSE_SECRET_FILES.turnSharedSecret]: secretValue(),
-        [SYNAPSE_SECRET_FILES.signingKey]: `ed25519 a_test ${randomBytes(32).toString('base64').replace(/=+$/, '')}`,
-      };
-      for (const [file, value] of Object.entries(secrets)) {
-        await writeFile(join(host.secrets, file), `${value}\n`, { mode: 0o440 });
-        await chown(join(host.secrets, file), 0, 991);
-      }
-      await chown(host.data, 991, 991);
-      await chmod(host.data, 0o700);
-
-      // The pod spec's command, unchanged, under a stop switch (a file in /data) and a deadline.
-      const command = ['python', ...synapseCommandArgs()].join(' ');
-      const wrapper = `${command} & pid=$!; while [ ! -e /data/.stop ] && kill -0 $pid 2>/dev/null; do sleep 0.2; done; kill -TERM $pid 2>/dev/null; wait $pid`;
-      let output = '';
-      boot = spawn(
-        'buildah',
-        [
-          'run',
-          '--isolation',
-          'chroot',
-          '--user',
-          '991:991',
-          '--volume',
-          `${host.config}:/config:ro`,
-          '--volume',
-          `${host.secrets}:/secrets:ro`,
-          '--volume',
-          `${host.data}:/data`,
-          '--volume',
-          `${host.tmp}:/tmp`,
-          container,
-          '--',
-          'timeout',
-          '180',
-          '/bin/sh',
-          '-c',
-          wrapper,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
+      await writeSecrets(
+        host.secrets!,
+        {
+          [SYNAPSE_SECRET_FILES.registrationSharedSecret]: secretValue(),
+          [SYNAPSE_SECRET_FILES.macaroonSecretKey]: secretValue(),
+          [SYNAPSE_SECRET_FILES.formSecret]: secretValue(),
+          [SYNAPSE_SECRET_FILES.turnSharedSecret]: secretValue(),
+          [SYNAPSE_SECRET_FILES.signingKey]: `ed25519 a_test ${randomBytes(32).toString('base64').replace(/=+$/, '')}`,
+        },
+        991,
       );
-      boot.stdout?.on('data', (d: Buffer) => {
-        output += d.toString();
+      const written = await serveFromImage({
+        image: images.synapse!,
+        user: '991:991',
+        volumes: [
+          [host.config!, '/config', 'ro'],
+          [host.secrets!, '/secrets', 'ro'],
+          [host.data!, '/data', 'rw'],
+          [host.tmp!, '/tmp', 'rw'],
+        ],
+        command: ['python', ...synapseCommandArgs()],
+        ready: async () =>
+          (await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) })).status === 200,
+        stopFile: [host.data!, '/data'],
       });
-      boot.stderr?.on('data', (d: Buffer) => {
-        output += d.toString();
-      });
-      const exited = new Promise<number | null>((resolve) => boot!.on('exit', (code) => resolve(code)));
-      let healthy = false;
-      const deadline = Date.now() + 120_000;
-      while (!healthy && Date.now() < deadline && boot.exitCode === null) {
-        healthy = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(
-          (r) => r.status === 200,
-          () => false,
-        );
-        if (!healthy) await new Promise((r) => setTimeout(r, 500));
-      }
-      assert.ok(healthy, `Synapse from the image never answered /health:\n${output.slice(-3000)}`);
-      await writeFile(join(host.data, '.stop'), '');
-      await exited;
-      boot = undefined;
-
-      // Everything Synapse wrote is on its volumes: the container's own layer holds only what buildah itself
-      // creates to run a container (mount points, /etc/hosts...), so a read-only root filesystem is enough.
-      const { stdout: mounted } = await exec('buildah', ['mount', container]);
-      const upperDir = join(mounted.trim(), '..', 'diff');
-      const written = (await exec('find', [upperDir, '-mindepth', '1'])).stdout
-        .split('\n')
-        .filter(Boolean)
-        .map((f) => f.slice(upperDir.length))
-        .filter((f) => !BUILDAH_RUN_ARTIFACTS.some((a) => f === a || f.startsWith(`${a}/`)));
       assert.deepEqual(written, [], 'Synapse wrote outside its volumes');
     } finally {
-      boot?.kill('SIGKILL');
-      await exec('buildah', ['umount', container]).catch(() => undefined);
-      await exec('buildah', ['rm', container]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('coturn starts from the image with the pod spec command, as 65534, writing nothing to its root filesystem', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'warroom-images-coturn-'));
+    try {
+      const host = await volumeDirs(dir, ['template', 'secret', 'runtime', 'var-tmp', 'state'], 65534);
+      const port = await freePort();
+      const relay = 40000 + Math.floor(Math.random() * 20000);
+      await writeFile(
+        join(host.template!, 'turnserver.conf'),
+        renderTurnserverConf({
+          realm: 'images.test',
+          listeningPort: port,
+          listeningIps: ['127.0.0.1'],
+          relayIp: '127.0.0.1',
+          minPort: relay,
+          maxPort: relay + 4,
+        }),
+      );
+      await writeSecrets(host.secret!, { turn_shared_secret: randomBytes(32).toString('base64url') }, 65534);
+      const written = await serveFromImage({
+        image: images.coturn!,
+        user: '65534:65534',
+        // The pod spec's mounts (src/controllers/incidentchannel/desired/coturn.ts).
+        volumes: [
+          [host.template!, '/etc/coturn/template', 'ro'],
+          [host.secret!, '/run/secrets/turn', 'ro'],
+          [host.runtime!, '/run/coturn', 'rw'],
+          [host['var-tmp']!, '/var/tmp', 'rw'],
+          [host.state!, '/var/lib/coturn', 'rw'],
+        ],
+        command: coturnStartCommand({
+          templatePath: '/etc/coturn/template/turnserver.conf',
+          secretPath: '/run/secrets/turn/turn_shared_secret',
+          runtimeConfigPath: '/run/coturn/turnserver.conf',
+        }),
+        ready: () => tcpAccepts(port),
+        stopFile: [host['var-tmp']!, '/var/tmp'],
+      });
+      assert.deepEqual(written, [], 'coturn wrote outside its volumes');
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
@@ -358,26 +339,46 @@ describe('local images (buildah, no Docker engine)', () => {
     });
   });
 
-  test('element stand-in: its entrypoint serves /config.json and the stand-in page on $ELEMENT_WEB_PORT as 101', async () => {
+  test('element stand-in: its entrypoint serves the mounted config.json and a stand-in page, as 101, writing nothing', async () => {
     const image = images.element!;
-    const entrypoint = (await imageConfig(image)).Entrypoint ?? [];
-    const port = await freePort();
-    // The image's own entrypoint, bounded by busybox timeout so the server always goes away.
-    const serving = runIn(image, '101:101', ['/bin/busybox', 'timeout', '4', ...entrypoint], {
-      ELEMENT_WEB_PORT: String(port),
-    }).catch((e: unknown) => String(e));
-    let config: Response | undefined;
-    for (let i = 0; i < 40 && !config; i++) {
-      config = await fetch(`http://127.0.0.1:${port}/config.json`).catch(() => undefined);
-      if (!config) await new Promise((r) => setTimeout(r, 200));
+    const dir = await mkdtemp(join(tmpdir(), 'warroom-images-element-'));
+    try {
+      const host = await volumeDirs(dir, ['conf', 'tmp', 'cache', 'nginx-conf'], 101);
+      const generated = { default_server_config: { 'm.homeserver': { base_url: 'https://matrix.images.test' } } };
+      await writeFile(join(host.conf!, 'config.json'), JSON.stringify(generated));
+      const port = await freePort();
+      let config: unknown;
+      let page = '';
+      const written = await serveFromImage({
+        image,
+        user: '101:101',
+        env: { ELEMENT_WEB_PORT: String(port) },
+        // The pod spec's mounts (src/controllers/incidentchannel/desired/element.ts); config.json by subPath.
+        volumes: [
+          [join(host.conf!, 'config.json'), '/app/config.json', 'ro'],
+          [host['nginx-conf']!, '/etc/nginx/conf.d', 'rw'],
+          [host.tmp!, '/tmp', 'rw'],
+          [host.cache!, '/var/cache/nginx', 'rw'],
+        ],
+        // No command in the pod spec: the image's own entrypoint.
+        command: (await imageConfig(image)).Entrypoint ?? [],
+        bound: ['/bin/busybox', 'timeout', '60'],
+        ready: async () => {
+          const r = await fetch(`http://127.0.0.1:${port}/config.json`, { signal: AbortSignal.timeout(2000) });
+          assert.equal(r.status, 200);
+          assert.match(r.headers.get('content-type') ?? '', /application\/json/);
+          config = await r.json();
+          page = await (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })).text();
+          return true;
+        },
+        stopFile: [host.tmp!, '/tmp'],
+      });
+      assert.deepEqual(config, generated);
+      assert.match(page, /stand-in/);
+      assert.deepEqual(written, [], 'the stand-in wrote outside its volumes');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    assert.ok(config, 'the stand-in never answered');
-    assert.equal(config.status, 200);
-    assert.match(config.headers.get('content-type') ?? '', /application\/json/);
-    assert.ok(JSON.parse(await config.text()));
-    const index = await fetch(`http://127.0.0.1:${port}/`);
-    assert.match(await index.text(), /stand-in/);
-    await serving;
   });
 });
 
@@ -400,4 +401,122 @@ async function zombieChildrenOf(pid: number): Promise<number[]> {
     if (/^State:\s+Z/m.test(status)) zombies.push(child);
   }
   return zombies;
+}
+
+/** Host directories standing in for a pod's volumes, readable by `uid` (as fsGroup makes them). */
+async function volumeDirs(dir: string, names: string[], uid: number): Promise<Record<string, string>> {
+  const host: Record<string, string> = {};
+  for (const name of names) {
+    host[name] = join(dir, name);
+    await mkdir(host[name], { recursive: true });
+    await chown(host[name], uid, uid);
+    await chmod(host[name], 0o770);
+  }
+  return host;
+}
+
+/** Secret files as a Secret volume under fsGroup mounts them: 0440, group `gid`, a trailing newline. */
+async function writeSecrets(dir: string, files: Record<string, string>, gid: number): Promise<void> {
+  for (const [file, value] of Object.entries(files)) {
+    await writeFile(join(dir, file), `${value}\n`, { mode: 0o440 });
+    await chown(join(dir, file), 0, gid);
+  }
+}
+
+async function tcpAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+interface ServeOptions {
+  image: BuiltImage;
+  user: string;
+  volumes: [host: string, container: string, mode: 'ro' | 'rw'][];
+  /** The pod spec's command, run unchanged under a stop switch. */
+  command: string[];
+  ready: () => Promise<boolean>;
+  /** A writable volume (host path, container path) where the test drops the stop switch. */
+  stopFile: [string, string];
+  env?: Record<string, string>;
+  /** What bounds the run inside the image (coreutils `timeout` unless the image has only busybox). */
+  bound?: string[];
+}
+
+/**
+ * Runs an image's pod command as its pod would (its uid, its volumes, host network on loopback), waits until `ready`,
+ * stops it, and returns what it wrote to the container's own layer: the paths a read-only root filesystem would
+ * refuse (what `buildah run` itself leaves there is left out). Bounded: `timeout` in the image ends it regardless.
+ */
+async function serveFromImage(options: ServeOptions): Promise<string[]> {
+  await ensureInStorage(options.image);
+  const { stdout: id } = await exec('buildah', ['from', '--quiet', '--pull=never', options.image.ref]);
+  const container = id.trim();
+  let boot: ChildProcess | undefined;
+  try {
+    const quoted = options.command.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const stop = `${options.stopFile[1]}/.stop`;
+    const wrapper = `${quoted} & pid=$!; while [ ! -e ${stop} ] && kill -0 $pid 2>/dev/null; do sleep 0.2; done; kill -TERM $pid 2>/dev/null; wait $pid`;
+    const volumeArgs = options.volumes.flatMap(([h, c, mode]) => ['--volume', `${h}:${c}:${mode}`]);
+    const envArgs = Object.entries(options.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+    let output = '';
+    boot = spawn(
+      'buildah',
+      [
+        'run',
+        '--isolation',
+        'chroot',
+        '--user',
+        options.user,
+        ...volumeArgs,
+        ...envArgs,
+        container,
+        '--',
+        ...(options.bound ?? ['timeout', '180']),
+        '/bin/sh',
+        '-c',
+        wrapper,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    boot.stdout?.on('data', (d: Buffer) => {
+      output = (output + d.toString()).slice(-20_000);
+    });
+    boot.stderr?.on('data', (d: Buffer) => {
+      output = (output + d.toString()).slice(-20_000);
+    });
+    const exited = new Promise<void>((resolve) => boot!.on('exit', () => resolve()));
+    let ready = false;
+    const deadline = Date.now() + 120_000;
+    while (!ready && Date.now() < deadline && boot.exitCode === null) {
+      ready = await options.ready().catch(() => false);
+      if (!ready) await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.ok(ready, `${options.image.ref} never became ready:\n${output.slice(-3000)}`);
+    await writeFile(join(options.stopFile[0], '.stop'), '');
+    await exited;
+    boot = undefined;
+
+    const { stdout: mounted } = await exec('buildah', ['mount', container]);
+    const upperDir = join(mounted.trim(), '..', 'diff');
+    return (await exec('find', [upperDir, '-mindepth', '1'])).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((f) => f.slice(upperDir.length))
+      .filter((f) => !BUILDAH_RUN_ARTIFACTS.some((a) => f === a || f.startsWith(`${a}/`)));
+  } finally {
+    boot?.kill('SIGKILL');
+    await exec('buildah', ['umount', container]).catch(() => undefined);
+    await exec('buildah', ['rm', container]);
+  }
 }
