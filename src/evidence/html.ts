@@ -3,7 +3,7 @@
 // never into a URL, attribute name, script or style. The page loads nothing, runs nothing, and its CSP says so.
 // The rendering is deterministic (no clock, stable order) so verify can re-render it and compare bytes.
 import { createHash } from 'node:crypto';
-import type { ChannelRef } from './manifest.ts';
+import { type ChannelRef, isoTime } from './manifest.ts';
 import type { MediaRef, TranscriptRecord } from './transcript.ts';
 
 export interface HtmlInfo {
@@ -80,7 +80,7 @@ export function renderTranscriptHtml(records: readonly TranscriptRecord[], info:
           .join(', ')}`,
       );
     }
-    const time = r.ts === undefined ? '' : new Date(r.ts).toISOString();
+    const time = r.ts === undefined ? '' : (isoTime(r.ts) ?? `ts ${r.ts}`);
     return `<tr id="e${r.seq}"${cls ? ` class="${cls}"` : ''}>
 <td><a href="#e${r.seq}">${r.seq}</a></td>
 <td>${escapeHtml(time)}<div class="meta">recorded ${escapeHtml(r.recordedAt)}</div></td>

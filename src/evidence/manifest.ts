@@ -63,7 +63,7 @@ export interface ManifestInput {
 /** Builds a manifest with a fixed key order (the serialised bytes are what gets signed). */
 export function buildManifest(input: ManifestInput): Manifest {
   const c = input.transcript.counts;
-  const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  const iso = isoTime;
   // Object.fromEntries defines own properties, so an event type named '__proto__' stays an ordinary key.
   const byType: Record<string, number> = Object.fromEntries(
     Object.entries(c.byType).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
@@ -97,6 +97,18 @@ export function buildManifest(input: ManifestInput): Manifest {
   };
   if (input.signer) manifest.signer = { ...input.signer };
   return manifest;
+}
+
+const YEAR_0 = -62_167_219_200_000;
+const YEAR_10000 = 253_402_300_800_000;
+
+/**
+ * ISO time of an origin_server_ts, or undefined when it is not a time an ISO string can hold (years 0-9999):
+ * a timestamp is data from the homeserver and must never make an export fail.
+ */
+export function isoTime(ms: number | undefined): string | undefined {
+  if (ms === undefined || !Number.isFinite(ms) || ms < YEAR_0 || ms >= YEAR_10000) return undefined;
+  return new Date(ms).toISOString();
 }
 
 function dropUndefined<T extends object>(o: T): T {

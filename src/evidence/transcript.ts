@@ -394,6 +394,9 @@ export class TranscriptWriter {
       prev: this._head,
     };
     const { line, record: out } = serialise(rec);
+    // Whatever is appended must pass the checks a resume runs, or the recorder could not restart.
+    const shape = recordShapeError(out);
+    if (shape) throw new Error(`transcript record refused: ${shape}`);
     const bytes = Buffer.from(`${line}\n`, 'utf8');
     this._head = lineHash(bytes.subarray(0, bytes.length - 1));
     this._count = out.seq;

@@ -3,7 +3,15 @@
 // the HTML is exactly the rendering of the transcript. Any changed byte fails at least one check.
 import { createHash, type KeyObject } from 'node:crypto';
 import { renderTranscriptHtml } from './html.ts';
-import { HTML_FILE, HTML_RENDERER, MANIFEST_FILE, type Manifest, parseManifest, SIGNATURE_FILE } from './manifest.ts';
+import {
+  HTML_FILE,
+  HTML_RENDERER,
+  isoTime,
+  MANIFEST_FILE,
+  type Manifest,
+  parseManifest,
+  SIGNATURE_FILE,
+} from './manifest.ts';
 import { decodeSignatureFile, keyId, parsePublicKey, verifyManifestSignature } from './signing.ts';
 import { readTar, type ScannedEntry, scanTarFile, TarError, tarMtime } from './tar.ts';
 import { MEDIA_DIR, readTranscript, TRANSCRIPT_FILE } from './transcript.ts';
@@ -178,7 +186,7 @@ function verifyEntries(
       same('failed', c.failed, t.failed);
       same('plaintext', c.plaintext, t.plaintext);
       same('byType', sortKeys(c.byType), sortKeys(t.byType));
-      const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+      const iso = isoTime;
       same('timeRange.first', iso(c.firstTs), manifest.timeRange.first);
       same('timeRange.last', iso(c.lastTs), manifest.timeRange.last);
       check(

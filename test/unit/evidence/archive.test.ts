@@ -258,6 +258,26 @@ describe('evidence archive', () => {
     await again.close();
   });
 
+  it('timestamps no ISO string can hold do not break the export', async () => {
+    const dir = await tempDir();
+    const w = await TranscriptWriter.open(dir);
+    for (const [i, ts] of [1e20, 253_402_300_800_000, -1e16].entries()) {
+      await w.append({
+        kind: 'event',
+        eventId: `$t${i}`,
+        roomId: '!r:x',
+        type: 'm.room.message',
+        ts,
+        decryption: 'plaintext',
+      });
+    }
+    await w.close();
+    const signed = signExport(await packUnsignedExport(dir, { channel, createdAt }), key);
+    const report = verifyArchive(signed, { publicKey: pub });
+    assert.equal(report.ok, true, JSON.stringify(report.checks));
+    assert.deepEqual(report.manifest!.timeRange, {});
+  });
+
   it('encodes sizes up to GBs: octal below 8 GiB, base-256 above, both read back exactly', () => {
     for (const size of [0, 1, 2 ** 31, 8 ** 11 - 1, 8 ** 11, 12 * 2 ** 30, 2 ** 40 + 7]) {
       const h = encodeHeader('media/big', size, 1_763_901_000);

@@ -281,6 +281,11 @@ describe('TranscriptWriter', () => {
       w.append(event(1, { media: [{ mxcUri: 'mxc://x/y', sha256: 'ab', bytes: 1, file: 'media/ab' }] })),
       /sha256/,
     );
+    await assert.rejects(w.append(event(1, { ts: Number.NaN })), /ts is not a number/);
+    await assert.rejects(w.append(event(1, { ts: Number.POSITIVE_INFINITY })), /ts is not a number/);
+    await assert.rejects(w.append(event(1, { sender: 42 as unknown as string })), /sender is not a string/);
+    await assert.rejects(w.append(event(1, { recordedAt: 5 as unknown as string })), /recordedAt/);
+    assert.equal(w.has('$e1'), false, 'a refused record leaves no trace');
     const ok = await w.append(event(1));
     assert.equal(ok.seq, 1);
     assert.equal(ok.prev, GENESIS);
