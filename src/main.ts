@@ -1,4 +1,5 @@
 // One image, several entrypoints: `node src/main.ts operator|verify|... [--flags]` (operator is the default).
+import { main as runCli } from './cli/main.ts';
 import { loadConfig } from './config.ts';
 import { CachingAuthenticator } from './http/auth.ts';
 import { DEFAULT_RATE_LIMIT } from './http/rate-limit.ts';
@@ -13,6 +14,10 @@ const ENTRYPOINTS: Record<string, (argv: string[]) => Promise<void>> = {
   operator: runOperator,
   provisioner: () => runProvisioner(process.env, createLogger({ level: 'info' }).child({ component: 'provisioner' })),
   recorder: () => runRecorder(process.env),
+  // `docker run <image> verify /evidence/x.tar`: the same check as the `warroom verify` bin.
+  verify: async (argv) => {
+    process.exitCode = await runCli(['verify', ...argv]);
+  },
 };
 
 async function runOperator(argv: string[]): Promise<void> {

@@ -1,4 +1,5 @@
 import { SECRET_KEYS } from '../../../crypto/secret-material.ts';
+import { RECORDER_ENV } from '../../../recorder/config.ts';
 import { RECORDER_HANDLE } from './accounts.ts';
 import type { BuildContext } from './context.ts';
 import type { Container, Volume } from './pod-types.ts';
@@ -12,20 +13,6 @@ import { restrictedContainerSecurityContext } from './security.ts';
  * on a volume of its own that the Synapse container never mounts, under a uid of its own, so a compromised
  * homeserver process cannot rewrite the evidence.
  */
-
-/** The environment the `recorder` entrypoint reads (src/recorder/config.ts parses exactly these). */
-export const RECORDER_ENV = {
-  homeserverUrl: 'WARROOM_RECORDER_HOMESERVER_URL',
-  user: 'WARROOM_RECORDER_USER',
-  serverName: 'WARROOM_RECORDER_SERVER_NAME',
-  passwordFile: 'WARROOM_RECORDER_PASSWORD_FILE',
-  dataDir: 'WARROOM_RECORDER_DATA_DIR',
-  listen: 'WARROOM_RECORDER_LISTEN',
-  controlListen: 'WARROOM_RECORDER_CONTROL_LISTEN',
-  controlRoom: 'WARROOM_RECORDER_CONTROL_ROOM',
-  channel: 'WARROOM_RECORDER_CHANNEL',
-  logLevel: 'WARROOM_RECORDER_LOG_LEVEL',
-} as const;
 
 /** The operator image's numeric user: not Synapse's 991, so the two containers don't share file ownership. */
 export const RECORDER_UID = 65532;
