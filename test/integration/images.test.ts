@@ -141,6 +141,15 @@ describe('local images (buildah, no Docker engine)', () => {
     ]);
     assert.equal(probe.trim(), 'false true true');
     assert.deepEqual((await imageConfig(operator)).Entrypoint, ['node', 'src/main.ts']);
+    // main.ts imports every entrypoint's module graph before it picks one: an unknown name proves the production
+    // dependencies alone resolve it all (no devDependency imported at run time), without needing a cluster.
+    const loaded = await runIn(operator, '65532:65532', [
+      '/bin/sh',
+      '-c',
+      'node src/main.ts no-such-entrypoint; echo "exit=$?"',
+    ]);
+    assert.match(loaded, /unknown entrypoint "no-such-entrypoint"/);
+    assert.match(loaded, /exit=2/);
   });
 
   test('synapse: the pod spec command `python -m synapse.app.homeserver` resolves to the pinned Synapse', async () => {
