@@ -81,6 +81,22 @@ function verifyEntries(
   tar: { entries: ScannedEntry[]; mtime: number; bytes: number } | Error,
   opts: VerifyOptions,
 ): VerifyReport {
+  try {
+    return checkEntries(tar, opts);
+  } catch (err) {
+    // A verifier answers "invalid", it does not crash its caller (the operator's teardown, the CLI).
+    return {
+      ok: false,
+      checks: [{ name: 'verifier', ok: false, detail: `unexpected error: ${(err as Error).message}` }],
+      warnings: [],
+    };
+  }
+}
+
+function checkEntries(
+  tar: { entries: ScannedEntry[]; mtime: number; bytes: number } | Error,
+  opts: VerifyOptions,
+): VerifyReport {
   const report: VerifyReport = { ok: false, checks: [], warnings: [] };
   const check = (name: string, ok: boolean, detail: string) => {
     report.checks.push({ name, ok, detail });

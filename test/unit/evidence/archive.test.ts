@@ -258,6 +258,55 @@ describe('evidence archive', () => {
     await again.close();
   });
 
+  it('random damage (spliced garbage, cut ranges, edited entries re-tarred, odd JSON values) never verifies and never throws', async () => {
+    const { signed } = await sampleArchive(key);
+    const { entries, mtime } = readTar(signed);
+    let seed = 20261123;
+    const rnd = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
+      return seed % n;
+    };
+    const odd = [null, 1e308, -1, 'x', [], {}, true, '__proto__', { a: [1] }];
+    for (let iter = 0; iter < 600; iter++) {
+      let bytes: Uint8Array;
+      const kind = iter % 4;
+      if (kind === 0) {
+        const es = entries.map((e) => ({ name: e.name, data: new Uint8Array(e.data) }));
+        const e = es[rnd(es.length)]!;
+        const at = rnd(e.data.length);
+        e.data[at] = (e.data[at]! + 1 + rnd(255)) & 0xff; // always a different value
+        bytes = writeTar(es, mtime);
+      } else if (kind === 1) {
+        const at = rnd(signed.length);
+        const junk = Buffer.from(Array.from({ length: 1 + rnd(600) }, () => rnd(256)));
+        bytes = Buffer.concat([signed.subarray(0, at), junk, signed.subarray(at)]);
+      } else if (kind === 2) {
+        const at = rnd(signed.length);
+        bytes = Buffer.concat([signed.subarray(0, at), signed.subarray(at + 1 + rnd(2000))]);
+      } else {
+        const es = entries.map((e) => ({ name: e.name, data: e.data }));
+        const t = es.find((e) => e.name === 'transcript.jsonl')!;
+        const lines = Buffer.from(t.data).toString('utf8').trimEnd().split('\n');
+        const i = rnd(lines.length);
+        const o = JSON.parse(lines[i]!);
+        const keys = Object.keys(o);
+        const k = keys[rnd(keys.length)]!;
+        const value = odd[rnd(odd.length)];
+        if (JSON.stringify(o[k]) === JSON.stringify(value)) continue;
+        o[k] = value;
+        lines[i] = JSON.stringify(o);
+        t.data = Buffer.from(`${lines.join('\n')}\n`);
+        bytes = writeTar(es, mtime);
+      }
+      const report = verifyArchive(bytes, { publicKey: pub });
+      assert.equal(report.ok, false, `iteration ${iter} (kind ${kind})`);
+      assert.ok(
+        !report.checks.some((c) => c.name === 'verifier'),
+        `iteration ${iter}: ${JSON.stringify(report.checks)}`,
+      );
+    }
+  });
+
   it('timestamps no ISO string can hold do not break the export', async () => {
     const dir = await tempDir();
     const w = await TranscriptWriter.open(dir);
