@@ -7,6 +7,10 @@ const dnsLabel = z
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS label');
 const labels = z.record(z.string(), z.string().max(63));
+const optionalName = z
+  .string()
+  .max(253)
+  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$/, 'a DNS subdomain name, or empty');
 
 /**
  * Everything the Pulumi program installs is decided here, from stack config (`pulumi config set warroom:<key>`); the
@@ -22,7 +26,8 @@ export const WarroomSettings = z
     /** The operator image, by digest in production (`registry/warroom@sha256:...`). */
     image: z.string().min(1),
     imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
-    replicas: z.number().int().min(1).max(5).default(2),
+    /** One: the default evidence volume is ReadWriteOnce (see evidenceAccessModes). */
+    replicas: z.number().int().min(1).max(5).default(1),
     leaderElection: z.boolean().default(true),
     leaseName: dnsLabel.default('warroom-operator'),
     maxTtl: duration.default('720h'),
@@ -71,6 +76,25 @@ export const WarroomSettings = z
         limits: z.record(z.string(), z.string()).default({ memory: '512Mi' }),
       })
       .default({ requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } }),
+    /**
+     * The evidence volume at /var/lib/warroom: archives under evidence/, and the signing key the operator creates when
+     * signingKeySecret is empty. false: an emptyDir, and every archive is lost when the pod goes (test stacks only).
+     */
+    evidencePersistence: z.boolean().default(true),
+    /** Empty: the cluster's default StorageClass. */
+    evidenceStorageClass: optionalName.default(''),
+    evidenceSize: z
+      .string()
+      .regex(/^\d+(\.\d+)?(k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/, 'a quantity like 20Gi')
+      .default('20Gi'),
+    /** ReadWriteOnce: one replica, Recreate rollouts. ReadWriteMany allows replicas > 1. */
+    evidenceAccessModes: z
+      .array(z.enum(['ReadWriteOnce', 'ReadWriteOncePod', 'ReadWriteMany']))
+      .min(1)
+      .default(['ReadWriteOnce']),
+    /** Recommended: a Secret in the namespace with the ed25519 PKCS#8 PEM under signing-key.pem, apart from the archives. */
+    signingKeySecret: optionalName.default(''),
+    /** Created only with replicas > 1: with one replica, minAvailable 1 would block every node drain. */
     podDisruptionBudget: z.boolean().default(true),
     networkPolicy: z.boolean().default(true),
     apiServerCidrs: z.array(cidr).default([]),
@@ -80,7 +104,20 @@ export const WarroomSettings = z
   .refine((s) => s.leaderElection || s.replicas === 1, {
     message: 'leaderElection=false needs replicas=1: two leaders would reconcile the same channel at once',
     path: ['leaderElection'],
+  })
+  .refine((s) => s.replicas === 1 || !evidenceSingleAttach(s), {
+    message:
+      'replicas > 1 needs evidenceAccessModes to include ReadWriteMany: a ReadWriteOnce evidence volume attaches to one node, so another replica could never start',
+    path: ['replicas'],
   });
+
+/** The evidence volume attaches to one node (or pod) only: one replica, and Recreate rollouts. */
+export function evidenceSingleAttach(s: {
+  evidencePersistence: boolean;
+  evidenceAccessModes: readonly string[];
+}): boolean {
+  return s.evidencePersistence && !s.evidenceAccessModes.includes('ReadWriteMany');
+}
 
 export type WarroomSettings = z.output<typeof WarroomSettings>;
 export type WarroomSettingsInput = z.input<typeof WarroomSettings>;
@@ -109,6 +146,7 @@ export function objectNames(s: WarroomSettings) {
     leaderElectionRole: `${s.name}-leader-election`,
     eventsRole: `${s.name}-events`,
     sealingCertRole: `${s.name}-sealing-cert`,
+    evidenceClaim: `${s.name}-evidence`,
   };
 }
 

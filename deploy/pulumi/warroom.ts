@@ -12,11 +12,13 @@ import {
 } from './rbac.ts';
 import { objectNames, type WarroomSettings } from './settings.ts';
 import {
+  evidenceClaimSpec,
   namespaceLabels,
   operatorDeploymentSpec,
   operatorNetworkPolicySpec,
   operatorPdbSpec,
   operatorServiceSpec,
+  wantsPdb,
 } from './workload.ts';
 
 /** The CRD exactly as generated (crds/ is the single source, shared with the Helm chart). */
@@ -26,8 +28,9 @@ export const CRD_PATH = new URL('../../crds/incidentchannels.warroom.dev.yaml', 
 const EVENTS_NAMESPACE = 'default';
 
 /**
- * The warroom operator as one Pulumi component: the CRD, the namespace, RBAC, the ServiceAccount, the Deployment,
- * its Service, PodDisruptionBudget and NetworkPolicy. Same objects as the Helm chart, configured from stack settings.
+ * The warroom operator as one Pulumi component: the CRD, the namespace, RBAC, the ServiceAccount, the evidence
+ * volume's claim, the Deployment, its Service, PodDisruptionBudget (with more than one replica) and NetworkPolicy.
+ * Same objects as the Helm chart, configured from stack settings.
  */
 export class WarroomOperator extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
@@ -118,12 +121,32 @@ export class WarroomOperator extends pulumi.ComponentResource {
       role('sealing-cert', names.sealingCertRole, s.sealedSecretsNamespace, sealingCertRules(s));
     }
 
+    const claim = s.evidencePersistence
+      ? add(
+          new k8s.core.v1.PersistentVolumeClaim(
+            `${name}-evidence`,
+            {
+              metadata: {
+                ...meta(names.evidenceClaim, s.namespace),
+                // With a WaitForFirstConsumer class the claim binds only once the Deployment's pod exists, and the
+                // Deployment waits for the claim: do not wait for Bound (pulumi-kubernetes #895). The Deployment's own
+                // readiness proves the volume mounted.
+                annotations: { 'pulumi.com/skipAwait': 'true' },
+              },
+              spec: evidenceClaimSpec(s),
+            },
+            // The archives are the record of past incidents: destroying the stack leaves the claim and its volume.
+            { ...inNamespace, retainOnDelete: true },
+          ),
+        )
+      : undefined;
+
     const deployment = add(
       new k8s.apps.v1.Deployment(
         `${name}-operator`,
         { metadata: meta(names.base, s.namespace), spec: operatorDeploymentSpec(s) },
-        // The operator only starts once it may watch its CRD and hold its Lease.
-        { ...inNamespace, dependsOn: [...(ns ? [ns] : []), crd, sa, operatorRole] },
+        // The operator only starts once it may watch its CRD and hold its Lease, and its evidence claim exists.
+        { ...inNamespace, dependsOn: [...(ns ? [ns] : []), crd, sa, operatorRole, ...(claim ? [claim] : [])] },
       ),
     );
     add(
@@ -133,7 +156,7 @@ export class WarroomOperator extends pulumi.ComponentResource {
         inNamespace,
       ),
     );
-    if (s.podDisruptionBudget) {
+    if (wantsPdb(s)) {
       add(
         new k8s.policy.v1.PodDisruptionBudget(
           `${name}-pdb`,

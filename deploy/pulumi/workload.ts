@@ -1,5 +1,5 @@
 import type * as k8s from '@pulumi/kubernetes';
-import { objectNames, selectorLabels, type WarroomSettings } from './settings.ts';
+import { evidenceSingleAttach, objectNames, selectorLabels, type WarroomSettings } from './settings.ts';
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 
@@ -8,6 +8,23 @@ export const HTTP_PORT = 8080;
 export const RUN_AS = 65532;
 /** Where the sealing certificate ConfigMap is mounted, when one is given. */
 export const SEALING_CERT_DIR = '/etc/warroom/sealing-cert';
+/** The evidence volume: the operator's evidenceDir and default signingKey live under it. */
+export const EVIDENCE_MOUNT = '/var/lib/warroom';
+/** Where signingKeySecret is mounted, read-only, apart from the archives. */
+export const SIGNING_KEY_DIR = '/etc/warroom/signing-key';
+/**
+ * The recorder sidecar's ports in each war room's Synapse pod (src/controllers/incidentchannel/desired/ports.ts):
+ * status (read-only) and control (seal, export, notices).
+ */
+export const RECORDER_PORTS = [9101, 9102] as const;
+/** The labels the operator puts on every war-room namespace and pod (src/controllers/incidentchannel/names.ts). */
+export const WAR_ROOM_NAMESPACE_LABELS = { 'app.kubernetes.io/managed-by': 'warroom' } as const;
+export const SYNAPSE_POD_LABELS = { 'app.kubernetes.io/component': 'synapse' } as const;
+
+/** The signing key the operator reads: signingKeySecret's, or the one it creates on the evidence volume. */
+export function signingKeyPath(s: WarroomSettings): string {
+  return s.signingKeySecret ? `${SIGNING_KEY_DIR}/signing-key.pem` : `${EVIDENCE_MOUNT}/signing-key.pem`;
+}
 
 const labelList = (m: Record<string, string>) =>
   Object.entries(m)
@@ -46,6 +63,10 @@ export function operatorEnv(s: WarroomSettings): EnvVar[] {
     ['WARROOM_ELEMENT_IMAGE', s.images.element],
     ['WARROOM_POSTGRES_IMAGE', s.images.postgres],
     ['WARROOM_SYNAPSE_IMAGE', s.images.synapse],
+    ['WARROOM_EVIDENCE_DIR', `${EVIDENCE_MOUNT}/evidence`],
+    ['WARROOM_SIGNING_KEY', signingKeyPath(s)],
+    // require: a war room's namespace is deleted only once its archive is verified; never skip-unreachable here.
+    ['WARROOM_EVIDENCE_POLICY', 'require'],
     ['WARROOM_HTTP_ANONYMOUS_HEALTH', String(s.httpAnonymousHealth)],
     ['WARROOM_HTTP_RATE_LIMIT_BURST', String(s.httpRateLimitBurst)],
     ['WARROOM_HTTP_RATE_LIMIT_PER_SECOND', String(s.httpRateLimitPerSecond)],
@@ -81,11 +102,17 @@ export function operatorDeploymentSpec(s: WarroomSettings): k8s.types.input.apps
     failureThreshold,
   });
   const certVolume = s.secretsMode === 'sealed' && s.sealingCertConfigMap !== '';
+  const keySecret = s.signingKeySecret !== '';
   return {
     replicas: s.replicas,
     revisionHistoryLimit: 5,
     selector: { matchLabels: selector },
-    strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    // Recreate with a volume that attaches to one node: a surge pod on another node could never mount it (and
+    // maxUnavailable 0 keeps the old pod, so the rollout would hang); on the same node, two operators would write one
+    // evidence directory. Otherwise the new pod is Ready (caches synced) before an old one goes.
+    strategy: evidenceSingleAttach(s)
+      ? { type: 'Recreate' }
+      : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
     template: {
       metadata: { labels: selector },
       spec: {
@@ -97,6 +124,11 @@ export function operatorDeploymentSpec(s: WarroomSettings): k8s.types.input.apps
           runAsNonRoot: true,
           runAsUser: RUN_AS,
           runAsGroup: RUN_AS,
+          // The evidence volume's files belong to this group, so uid 65532 can write a fresh volume (and read the
+          // signing-key Secret's root-owned file). OnRootMismatch: otherwise every start walks every archive on the
+          // volume to chown and chmod it.
+          fsGroup: RUN_AS,
+          fsGroupChangePolicy: 'OnRootMismatch',
           seccompProfile: { type: 'RuntimeDefault' },
         },
         containers: [
@@ -123,12 +155,31 @@ export function operatorDeploymentSpec(s: WarroomSettings): k8s.types.input.apps
             },
             volumeMounts: [
               { name: 'tmp', mountPath: '/tmp' },
+              { name: 'evidence', mountPath: EVIDENCE_MOUNT },
+              ...(keySecret ? [{ name: 'signing-key', mountPath: SIGNING_KEY_DIR, readOnly: true }] : []),
               ...(certVolume ? [{ name: 'sealing-cert', mountPath: SEALING_CERT_DIR, readOnly: true }] : []),
             ],
           },
         ],
         volumes: [
           { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+          // evidencePersistence false: an emptyDir, and EVERY ARCHIVE IS LOST when this pod goes. Test stacks only.
+          s.evidencePersistence
+            ? { name: 'evidence', persistentVolumeClaim: { claimName: objectNames(s).evidenceClaim } }
+            : { name: 'evidence', emptyDir: {} },
+          ...(keySecret
+            ? [
+                {
+                  name: 'signing-key',
+                  secret: {
+                    secretName: s.signingKeySecret,
+                    // Owner root, group 65532 (fsGroup), nobody else: the operator refuses a key others can read.
+                    defaultMode: 0o440,
+                    items: [{ key: 'signing-key.pem', path: 'signing-key.pem' }],
+                  },
+                },
+              ]
+            : []),
           ...(certVolume
             ? [
                 {
@@ -152,11 +203,25 @@ export function operatorServiceSpec(s: WarroomSettings): k8s.types.input.core.v1
   };
 }
 
+/** The evidence volume's claim (created only with evidencePersistence). */
+export function evidenceClaimSpec(s: WarroomSettings): k8s.types.input.core.v1.PersistentVolumeClaimSpec {
+  return {
+    accessModes: s.evidenceAccessModes,
+    ...(s.evidenceStorageClass ? { storageClassName: s.evidenceStorageClass } : {}),
+    resources: { requests: { storage: s.evidenceSize } },
+  };
+}
+
+/** With one replica a minAvailable 1 budget would refuse every eviction: no node hosting it could be drained. */
+export function wantsPdb(s: WarroomSettings): boolean {
+  return s.podDisruptionBudget && s.replicas > 1;
+}
+
 export function operatorPdbSpec(s: WarroomSettings): k8s.types.input.policy.v1.PodDisruptionBudgetSpec {
   return { minAvailable: 1, selector: { matchLabels: selectorLabels(s) } };
 }
 
-/** Ingress on the HTTP port from the monitoring namespace; egress to the API server and DNS only. */
+/** Ingress on the HTTP port from the monitoring namespace; egress to the API server, the recorders and DNS only. */
 export function operatorNetworkPolicySpec(s: WarroomSettings): k8s.types.input.networking.v1.NetworkPolicySpec {
   const apiServer = {
     ports: s.apiServerPorts.map((port) => ({ port, protocol: 'TCP' })),
@@ -173,6 +238,15 @@ export function operatorNetworkPolicySpec(s: WarroomSettings): k8s.types.input.n
     ],
     egress: [
       apiServer,
+      {
+        to: [
+          {
+            namespaceSelector: { matchLabels: WAR_ROOM_NAMESPACE_LABELS },
+            podSelector: { matchLabels: SYNAPSE_POD_LABELS },
+          },
+        ],
+        ports: RECORDER_PORTS.map((port) => ({ port, protocol: 'TCP' })),
+      },
       {
         to: [
           {

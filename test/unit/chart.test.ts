@@ -10,7 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { grantsSecretRead, operatorClusterRules, type PolicyRule } from '../../deploy/pulumi/rbac.ts';
 import { ACCESS_ROLE as PULUMI_ACCESS_ROLE, parseSettings } from '../../deploy/pulumi/settings.ts';
-import { operatorEnv } from '../../deploy/pulumi/workload.ts';
+import {
+  EVIDENCE_MOUNT,
+  operatorEnv,
+  RECORDER_PORTS,
+  SYNAPSE_POD_LABELS,
+  WAR_ROOM_NAMESPACE_LABELS,
+} from '../../deploy/pulumi/workload.ts';
 import { CHART_COPIES } from '../../hack/sync-chart.ts';
 import { loadConfig } from '../../src/config.ts';
 import { ACCESS_ROLE } from '../../src/controllers/incidentchannel/desired/access.ts';
@@ -226,6 +232,63 @@ describe('chart files', () => {
     bad((v) => {
       v.image.digest = 'latest';
     }, /image\.digest/);
+    bad((v) => {
+      v.evidence.persistence.accessModes = ['ReadOnlyMany'];
+    }, /evidence\.persistence\.accessModes\[0\]/);
+    bad((v) => {
+      v.evidence.persistence.size = '20 GB';
+    }, /evidence\.persistence\.size/);
+    bad((v) => {
+      v.evidence.persistence.storageclass = 'fast';
+    }, /evidence\.persistence\.storageclass: not allowed/);
+    bad((v) => {
+      v.evidence.signingKey.existingSecret = 'My Key';
+    }, /evidence\.signingKey\.existingSecret/);
+    bad((v) => {
+      v.evidence.policy = 'skip-unreachable';
+    }, /evidence\.policy: not allowed/);
+  });
+
+  test('defaults: one replica on a persistent ReadWriteOnce evidence volume, the key on it unless a Secret is named', () => {
+    const values = parse(read('charts/warroom/values.yaml'));
+    assert.equal(values.replicaCount, 1);
+    assert.deepEqual(values.evidence, {
+      persistence: { enabled: true, storageClass: '', size: '20Gi', accessModes: ['ReadWriteOnce'] },
+      signingKey: { existingSecret: '' },
+    });
+    // The operator's own defaults land on the volume the chart mounts (and the chart sets them explicitly too).
+    const helpers = read('charts/warroom/templates/_helpers.tpl');
+    assert.equal(/define "warroom\.evidenceMount" -\}\}\n([^\n{]+)\n/.exec(helpers)?.[1], EVIDENCE_MOUNT);
+    const defaults = loadConfig([], {});
+    assert.equal(defaults.evidenceDir, `${EVIDENCE_MOUNT}/evidence`);
+    assert.equal(defaults.signingKey, `${EVIDENCE_MOUNT}/signing-key.pem`);
+    assert.equal(defaults.evidencePolicy, 'require');
+  });
+});
+
+describe('chart NetworkPolicy', () => {
+  const text = read('charts/warroom/templates/networkpolicy.yaml');
+  const policy = parse(
+    text
+      .split('\n')
+      .filter((l) => !/^\s*\{\{/.test(l))
+      .join('\n')
+      .replace(/\{\{[^}]*\}\}/g, 'x'),
+  );
+
+  test('egress reaches the recorders (9101, 9102 TCP) in the namespaces and pods the operator labels as war rooms', () => {
+    const recorder = (policy.spec.egress as { to?: unknown[]; ports: { port: unknown }[] }[]).find((e) =>
+      e.ports.some((p) => p.port === 9102),
+    );
+    assert.deepEqual(recorder, {
+      to: [
+        {
+          namespaceSelector: { matchLabels: WAR_ROOM_NAMESPACE_LABELS },
+          podSelector: { matchLabels: SYNAPSE_POD_LABELS },
+        },
+      ],
+      ports: RECORDER_PORTS.map((port) => ({ port, protocol: 'TCP' })),
+    });
   });
 });
 
@@ -300,7 +363,7 @@ describe('chart Deployment environment', () => {
     const images = { synapse: 's', element: 'e', coturn: 'c', postgres: 'p' };
     const variants = [
       { image: 'x', channelSelector: 'tier=canary', nodeCidrs: ['172.18.0.0/16'], images, tokenReviewAudiences: ['a'] },
-      { image: 'x', sealingCertConfigMap: 'sealing-cert' },
+      { image: 'x', sealingCertConfigMap: 'sealing-cert', signingKeySecret: 'key', evidencePersistence: false },
     ];
     const pulumiEnv = new Set(variants.flatMap((v) => operatorEnv(parseSettings(v)).map((e) => e.name)));
     assert.deepEqual([...new Set(chartEnv)].sort(), [...pulumiEnv].sort());
@@ -321,6 +384,7 @@ describe('chart Deployment environment', () => {
       WARROOM_ELEMENT_IMAGE: 'element:1',
       WARROOM_COTURN_IMAGE: 'coturn:1',
       WARROOM_POSTGRES_IMAGE: 'postgres:1',
+      WARROOM_EVIDENCE_POLICY: 'require',
     };
     // Flags with a default are always in the parsed config; the optional ones are given a sample value.
     const config = loadConfig([], samples) as Record<string, unknown>;

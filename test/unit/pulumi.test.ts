@@ -7,7 +7,16 @@ import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
 import { grantsSecretRead, type PolicyRule } from '../../deploy/pulumi/rbac.ts';
 import { parseSettings, type WarroomSettingsInput } from '../../deploy/pulumi/settings.ts';
+import {
+  EVIDENCE_MOUNT,
+  RECORDER_PORTS,
+  SYNAPSE_POD_LABELS,
+  WAR_ROOM_NAMESPACE_LABELS,
+} from '../../deploy/pulumi/workload.ts';
+import { loadConfig } from '../../src/config.ts';
 import { ACCESS_ROLE } from '../../src/controllers/incidentchannel/desired/access.ts';
+import { COMPONENTS, PORTS } from '../../src/controllers/incidentchannel/desired/ports.ts';
+import { LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY } from '../../src/controllers/incidentchannel/names.ts';
 
 interface Registered {
   type: string;
@@ -36,6 +45,9 @@ before(async () => {
   pulumi.runtime.setAllConfig({
     'warroom:image': 'registry.example.org/warroom@sha256:' + 'a'.repeat(64),
     'warroom:replicas': '3',
+    // More than one replica needs a volume every replica can mount.
+    'warroom:evidenceAccessModes': '["ReadWriteMany"]',
+    'warroom:evidenceStorageClass': 'nfs-client',
     'warroom:name': 'wr-prog',
     'warroom:namespace': 'wr-prog-system',
     'warroom:podCidrs': '["10.42.0.0/16"]',
@@ -100,14 +112,17 @@ describe('Pulumi program (mocks)', () => {
     const rs = await deploy('sec', {});
     const d = one(rs, 'kubernetes:apps/v1:Deployment');
     assert.equal(d.inputs.metadata.namespace, 'warroom-system');
-    assert.equal(d.inputs.spec.replicas, 2);
+    assert.equal(d.inputs.spec.replicas, 1, 'one replica: the default evidence volume is ReadWriteOnce');
     const pod = d.inputs.spec.template.spec;
     assert.deepEqual(pod.securityContext, {
       runAsNonRoot: true,
       runAsUser: 65532,
       runAsGroup: 65532,
+      fsGroup: 65532,
+      fsGroupChangePolicy: 'OnRootMismatch',
       seccompProfile: { type: 'RuntimeDefault' },
     });
+    assert.equal(pod.initContainers, undefined, 'no init container without a signing-key Secret');
     assert.equal(pod.automountServiceAccountToken, true);
     assert.equal(pod.enableServiceLinks, false);
     const [c, ...others] = pod.containers;
@@ -138,11 +153,111 @@ describe('Pulumi program (mocks)', () => {
       'the provisioner and recorder run this image',
     );
     assert.equal(pod.topologySpreadConstraints.length, 2);
-    assert.equal(d.inputs.spec.strategy.rollingUpdate.maxUnavailable, 0);
+    // A surge pod on another node could never attach the ReadWriteOnce volume: the old pod goes first.
+    assert.deepEqual(d.inputs.spec.strategy, { type: 'Recreate' });
+  });
+
+  test('the evidence volume: a retained PVC mounted at /var/lib/warroom, and the operator configured to use it', async () => {
+    const rs = await deploy('evidence', { name: 'wr-ev', evidenceStorageClass: 'fast-ssd', evidenceSize: '50Gi' });
+    const pvc = one(rs, 'kubernetes:core/v1:PersistentVolumeClaim');
+    assert.equal(pvc.inputs.metadata.name, 'wr-ev-evidence');
+    assert.equal(pvc.inputs.metadata.namespace, 'warroom-system');
+    assert.equal(pvc.inputs.metadata.annotations['pulumi.com/skipAwait'], 'true', 'WaitForFirstConsumer classes');
+    assert.deepEqual(pvc.inputs.spec, {
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: 'fast-ssd',
+      resources: { requests: { storage: '50Gi' } },
+    });
+    const pod = one(rs, 'kubernetes:apps/v1:Deployment').inputs.spec.template.spec;
+    assert.deepEqual(
+      pod.volumes.find((v: { name: string }) => v.name === 'evidence'),
+      { name: 'evidence', persistentVolumeClaim: { claimName: 'wr-ev-evidence' } },
+    );
+    const [c] = pod.containers;
+    assert.deepEqual(
+      c.volumeMounts.find((m: { name: string }) => m.name === 'evidence'),
+      { name: 'evidence', mountPath: '/var/lib/warroom' },
+    );
+    // What the operator parses from that environment: both its evidence paths on the volume, policy require.
+    const env = Object.fromEntries(
+      (c.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]),
+    );
+    const config = loadConfig([], env);
+    assert.equal(config.evidenceDir, '/var/lib/warroom/evidence');
+    assert.equal(config.signingKey, '/var/lib/warroom/signing-key.pem');
+    assert.ok(
+      config.evidenceDir.startsWith(`${EVIDENCE_MOUNT}/`) && config.signingKey.startsWith(`${EVIDENCE_MOUNT}/`),
+    );
+    assert.equal(config.evidencePolicy, 'require');
+    // The default storage class when none is named.
+    const plain = await deploy('evidence-default', { name: 'wr-evd' });
+    assert.equal(one(plain, 'kubernetes:core/v1:PersistentVolumeClaim').inputs.spec.storageClassName, undefined);
+  });
+
+  test('evidencePersistence=false: no claim, an emptyDir (archives lost on restart)', async () => {
+    const rs = await deploy('ephemeral', { evidencePersistence: false, replicas: 2 });
+    assert.equal(ofType(rs, 'kubernetes:core/v1:PersistentVolumeClaim').length, 0);
+    const d = one(rs, 'kubernetes:apps/v1:Deployment');
+    assert.deepEqual(
+      d.inputs.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'evidence'),
+      { name: 'evidence', emptyDir: {} },
+    );
+    // Nothing shared to attach: two replicas roll out one by one, and a PDB keeps one through drains.
+    assert.equal(d.inputs.spec.replicas, 2);
+    assert.equal(d.inputs.spec.strategy.type, 'RollingUpdate');
+    assert.equal(one(rs, 'kubernetes:policy/v1:PodDisruptionBudget').inputs.spec.minAvailable, 1);
+  });
+
+  test('replicas: more than one needs ReadWriteMany; with it, RollingUpdate and a PDB', async () => {
+    assert.throws(
+      () => parseSettings({ image: 'x', replicas: 2 }),
+      /warroom:replicas: replicas > 1 needs evidenceAccessModes to include ReadWriteMany/,
+    );
+    assert.throws(
+      () => parseSettings({ image: 'x', replicas: 2, evidenceAccessModes: ['ReadWriteOncePod'] }),
+      /ReadWriteMany/,
+    );
+    const rs = await deploy('rwx', { replicas: 2, evidenceAccessModes: ['ReadWriteMany'] });
+    const d = one(rs, 'kubernetes:apps/v1:Deployment');
+    assert.equal(d.inputs.spec.replicas, 2);
+    assert.deepEqual(d.inputs.spec.strategy, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+    assert.deepEqual(one(rs, 'kubernetes:core/v1:PersistentVolumeClaim').inputs.spec.accessModes, ['ReadWriteMany']);
+    assert.equal(one(rs, 'kubernetes:policy/v1:PodDisruptionBudget').inputs.spec.minAvailable, 1);
+    // One replica: no PDB, which would block every node drain.
+    const single = await deploy('single', {});
+    assert.equal(ofType(single, 'kubernetes:policy/v1:PodDisruptionBudget').length, 0);
+  });
+
+  test('signingKeySecret: mounted read-only apart from the archives, and the operator reads it there', async () => {
+    const rs = await deploy('key', { signingKeySecret: 'wr-signing-key' });
+    const pod = one(rs, 'kubernetes:apps/v1:Deployment').inputs.spec.template.spec;
+    assert.deepEqual(
+      pod.volumes.find((v: { name: string }) => v.name === 'signing-key'),
+      {
+        name: 'signing-key',
+        secret: {
+          secretName: 'wr-signing-key',
+          defaultMode: 0o440,
+          items: [{ key: 'signing-key.pem', path: 'signing-key.pem' }],
+        },
+      },
+    );
+    assert.equal(pod.initContainers, undefined);
+    const [c] = pod.containers;
+    assert.deepEqual(
+      c.volumeMounts.find((m: { name: string }) => m.name === 'signing-key'),
+      { name: 'signing-key', mountPath: '/etc/warroom/signing-key', readOnly: true },
+    );
+    const env = new Map((c.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+    assert.equal(env.get('WARROOM_SIGNING_KEY'), '/etc/warroom/signing-key/signing-key.pem');
+    assert.equal(env.get('WARROOM_EVIDENCE_DIR'), '/var/lib/warroom/evidence');
   });
 
   test('namespace, ServiceAccount, Service, PDB and NetworkPolicy match the chart', async () => {
-    const rs = await deploy('objs', { namespace: 'ops-warroom' });
+    const rs = await deploy('objs', { namespace: 'ops-warroom', replicas: 2, evidenceAccessModes: ['ReadWriteMany'] });
     const ns = one(rs, 'kubernetes:core/v1:Namespace');
     assert.equal(ns.inputs.metadata.name, 'ops-warroom');
     assert.equal(ns.inputs.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
@@ -157,12 +272,43 @@ describe('Pulumi program (mocks)', () => {
     assert.deepEqual(np.inputs.spec.policyTypes, ['Ingress', 'Egress']);
     assert.deepEqual(
       np.inputs.spec.egress.flatMap((e: { ports: { port: number }[] }) => e.ports.map((p) => p.port)),
-      [443, 6443, 53, 53],
+      [443, 6443, 9101, 9102, 53, 53],
     );
   });
 
+  test('NetworkPolicy: egress to the recorders (9101, 9102 TCP) in war-room namespaces only', async () => {
+    const rs = await deploy('netpol', {});
+    const np = one(rs, 'kubernetes:networking.k8s.io/v1:NetworkPolicy');
+    const recorder = np.inputs.spec.egress.find((e: { ports: { port: number }[] }) =>
+      e.ports.some((p) => p.port === 9102),
+    );
+    assert.deepEqual(recorder, {
+      to: [
+        {
+          namespaceSelector: { matchLabels: { 'app.kubernetes.io/managed-by': 'warroom' } },
+          podSelector: { matchLabels: { 'app.kubernetes.io/component': 'synapse' } },
+        },
+      ],
+      ports: [
+        { port: 9101, protocol: 'TCP' },
+        { port: 9102, protocol: 'TCP' },
+      ],
+    });
+    // The same labels and ports the operator puts on war rooms and the recorder listens on.
+    assert.deepEqual(WAR_ROOM_NAMESPACE_LABELS, { [LABEL_MANAGED_BY]: MANAGED_BY });
+    assert.deepEqual(SYNAPSE_POD_LABELS, { [LABEL_COMPONENT]: COMPONENTS.synapse });
+    assert.deepEqual(RECORDER_PORTS, [PORTS.recorder, PORTS.recorderControl]);
+  });
+
   test('createNamespace=false, podDisruptionBudget=false, networkPolicy=false leave those out', async () => {
-    const rs = await deploy('lean', { createNamespace: false, podDisruptionBudget: false, networkPolicy: false });
+    const rs = await deploy('lean', {
+      createNamespace: false,
+      podDisruptionBudget: false,
+      networkPolicy: false,
+      // Two replicas, which would otherwise get a PDB.
+      replicas: 2,
+      evidenceAccessModes: ['ReadWriteMany'],
+    });
     assert.equal(ofType(rs, 'kubernetes:core/v1:Namespace').length, 0);
     assert.equal(ofType(rs, 'kubernetes:policy/v1:PodDisruptionBudget').length, 0);
     assert.equal(ofType(rs, 'kubernetes:networking.k8s.io/v1:NetworkPolicy').length, 0);
@@ -233,10 +379,13 @@ describe('Pulumi program (mocks)', () => {
       ),
     );
     const pod = one(mounted, 'kubernetes:apps/v1:Deployment').inputs.spec.template.spec;
-    assert.deepEqual(pod.volumes[1], {
-      name: 'sealing-cert',
-      configMap: { name: 'sealing-cert', items: [{ key: 'cert.pem', path: 'cert.pem' }] },
-    });
+    assert.deepEqual(
+      pod.volumes.find((v: { name: string }) => v.name === 'sealing-cert'),
+      {
+        name: 'sealing-cert',
+        configMap: { name: 'sealing-cert', items: [{ key: 'cert.pem', path: 'cert.pem' }] },
+      },
+    );
     assert.equal(envOf(mounted).get('WARROOM_SEALING_CERT'), '/etc/warroom/sealing-cert/cert.pem');
     assert.equal(envOf(mounted).has('WARROOM_SEALED_SECRETS_SERVICE'), false);
   });
@@ -284,6 +433,11 @@ describe('Pulumi program (mocks)', () => {
     assert.ok(deployment, 'index.ts registered the Deployment');
     assert.equal(deployment.inputs.metadata.namespace, 'wr-prog-system');
     assert.equal(deployment.inputs.spec.replicas, 3);
+    const claim = registered.find(
+      (r) => r.type === 'kubernetes:core/v1:PersistentVolumeClaim' && r.inputs.metadata.name === 'wr-prog-evidence',
+    );
+    assert.deepEqual(claim?.inputs.spec.accessModes, ['ReadWriteMany'], 'a list setting is read as JSON');
+    assert.equal(claim?.inputs.spec.storageClassName, 'nfs-client');
     const c = deployment.inputs.spec.template.spec.containers[0];
     assert.match(c.image, /@sha256:a{64}$/);
     const env = new Map((c.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
@@ -294,6 +448,12 @@ describe('Pulumi program (mocks)', () => {
     assert.throws(() => parseSettings({ image: 'x', maxTtl: 'forever' }), /warroom:maxTtl/);
     assert.throws(() => parseSettings({ image: 'x', replicas: 2, leaderElection: false }), /warroom:leaderElection/);
     assert.throws(() => parseSettings({ image: 'x', replicaCount: 2 }), /replicaCount/);
+    assert.throws(() => parseSettings({ image: 'x', evidenceSize: 'big' }), /warroom:evidenceSize/);
+    assert.throws(
+      () => parseSettings({ image: 'x', evidenceAccessModes: ['ReadOnlyMany'] }),
+      /warroom:evidenceAccessModes/,
+    );
+    assert.throws(() => parseSettings({ image: 'x', signingKeySecret: 'Key!' }), /warroom:signingKeySecret/);
     assert.throws(() => parseSettings({}), /warroom:image/);
   });
 });

@@ -75,3 +75,26 @@ participant-credentials-reader
 {{- end }}
 {{- join "," $pairs }}
 {{- end }}
+
+{{/*
+"true" when the evidence volume can be mounted by one node (or one pod) only: a PVC without ReadWriteMany. Such a
+Deployment must have one replica and roll out with Recreate.
+*/}}
+{{- define "warroom.evidenceSingleAttach" -}}
+{{- $p := .Values.evidence.persistence }}
+{{- if and $p.enabled (not (has "ReadWriteMany" $p.accessModes)) }}true{{ end }}
+{{- end }}
+
+{{/* Where the evidence volume is mounted; the operator's evidenceDir and signingKey defaults live under it. */}}
+{{- define "warroom.evidenceMount" -}}
+/var/lib/warroom
+{{- end }}
+
+{{/* The signing key the operator reads: signingKey.existingSecret's, or the one it creates on the evidence volume. */}}
+{{- define "warroom.signingKeyPath" -}}
+{{- if .Values.evidence.signingKey.existingSecret }}
+{{- print "/etc/warroom/signing-key/signing-key.pem" }}
+{{- else }}
+{{- printf "%s/signing-key.pem" (include "warroom.evidenceMount" .) }}
+{{- end }}
+{{- end }}
