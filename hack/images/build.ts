@@ -3,7 +3,7 @@
 // with its tag. `node hack/images/build.ts [name ...]` (or `npm run images`) builds and prints a table.
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../cluster/cache-dir.ts';
 import { run, succeeds, withFileLock } from './exec.ts';
@@ -104,6 +104,7 @@ async function ensureOne(name: ImageName, done: Map<ImageName, BuiltImage>, dir:
   const logFile = join(dir, 'logs', `${name}-${inputsHash.slice(0, 12)}.log`);
   await rm(logFile, { force: true });
   const workDir = await mkdtemp(join(dir, `work-${name}-`));
+  const partial = `${archive}.partial`;
   try {
     if (parent) await ensureInStorage(parent);
     await recipe.build({
@@ -115,7 +116,6 @@ async function ensureOne(name: ImageName, done: Map<ImageName, BuiltImage>, dir:
       logFile,
     });
     for (const tag of recipe.extraTags) await run('buildah', ['tag', ref, tag], { logFile });
-    const partial = `${archive}.partial`;
     await rm(partial, { force: true });
     const extra = recipe.extraTags.flatMap((t) => ['--additional-tag', t]);
     await run(
@@ -130,6 +130,7 @@ async function ensureOne(name: ImageName, done: Map<ImageName, BuiltImage>, dir:
     throw new Error(`building image ${name} failed (full log: ${logFile}): ${(error as Error).message}`);
   } finally {
     await rm(workDir, { recursive: true, force: true });
+    await rm(partial, { force: true });
   }
   const seconds = (performance.now() - started) / 1000;
   const meta: Metadata = { ref, extraTags: recipe.extraTags, inputsHash, seconds, builtAt: new Date().toISOString() };
@@ -182,6 +183,7 @@ async function pruneOld(name: ImageName, dir: string, current: string): Promise<
     if (meta) await succeeds('buildah', ['rmi', meta.ref]);
     await rm(old.file, { force: true });
     await rm(metaFile, { force: true });
+    await rm(join(dir, 'logs', `${basename(old.file, '.tar')}.log`), { force: true });
   }
 }
 
