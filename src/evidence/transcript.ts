@@ -3,7 +3,7 @@
 // append's promise resolves only once its line is durably on disk.
 import { createHash } from 'node:crypto';
 import { constants, type promises as fsp } from 'node:fs';
-import { mkdir, open, rename, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface MediaRef {
@@ -368,7 +368,13 @@ export class TranscriptWriter {
     const file = `${MEDIA_DIR}/${sha256}`;
     const target = join(this.mediaDir, sha256);
     const existing = await stat(target).catch(() => undefined);
-    if (existing?.isFile() && existing.size === bytes.length) return { sha256, file, bytes: bytes.length };
+    if (existing?.isFile() && existing.size === bytes.length) {
+      // Same name and size is not proof: a damaged copy is replaced, or the export would refuse it later.
+      const onDisk = await readFile(target).catch(() => undefined);
+      if (onDisk && createHash('sha256').update(onDisk).digest('hex') === sha256) {
+        return { sha256, file, bytes: bytes.length };
+      }
+    }
     const tmp = `${target}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
     const fd = await open(tmp, 'wx', 0o600);
     try {

@@ -308,6 +308,10 @@ describe('TranscriptWriter', () => {
     await truncate(join(dir, m1.file), 2); // a damaged copy is rewritten
     await w.writeMedia(bytes);
     assert.equal(await readFile(join(dir, m1.file), 'utf8'), 'a picture');
+    await writeFile(join(dir, m1.file), 'A picture'); // same size, different bytes
+    await w.writeMedia(bytes);
+    assert.equal(await readFile(join(dir, m1.file), 'utf8'), 'a picture');
+    assert.deepEqual(await readdir(w.mediaDir), [m1.sha256], 'no temp files left');
     await w.close();
   });
 });
