@@ -1,9 +1,10 @@
 // The local images, built here without a Docker engine (hack/images/build.ts): every archive exists and carries its
-// tag (what `ctr -n k8s.io images import` will register), each image's config runs as the non-root user its pod spec
-// expects, and the images really run: Node 24 in the operator image, Synapse importable by the venv's `python`,
-// coturn's turnserver, the sealed-secrets controller, the pause binary (PID 1: exits 0 on SIGTERM and reaps orphans)
-// and the Element stand-in serving config.json. A second ensureImages() is a pure cache hit.
-// Needs no cluster; the first run builds everything (minutes), later runs hit the cache.
+// tag, and a private containerd imports them under those tags (as the real node does); each image's config runs as
+// the uid its pod spec uses; and the images really run. Node 24 in the operator image, whose production dependencies
+// load every entrypoint; Synapse, coturn and the Element stand-in run their pod spec's own command (or entrypoint)
+// with its mounts and uid, become ready, and write nothing outside their volumes (so a read-only root is enough);
+// the controller answers; pause, as PID 1, reaps an orphan and exits 0 on SIGTERM. A second ensureImages() hits
+// the cache. Needs no cluster; the first run builds everything (minutes), later runs take seconds.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,10 @@ import {
   PAUSE_IMAGE_REF,
 } from '../../hack/images/build.ts';
 import { synapseVersion } from '../../hack/images/recipes.ts';
+import { COTURN_UID } from '../../src/controllers/incidentchannel/desired/coturn.ts';
+import { ELEMENT_UID } from '../../src/controllers/incidentchannel/desired/element.ts';
+import { PROVISIONER_UID } from '../../src/controllers/incidentchannel/desired/provisioner-job.ts';
+import { SYNAPSE_UID } from '../../src/controllers/incidentchannel/desired/synapse.ts';
 import { coturnStartCommand, renderTurnserverConf } from '../../src/matrix/config/coturn.ts';
 import {
   renderHomeserverYaml,
@@ -40,12 +45,14 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** What each image's config must say: the uid:gid its pod spec runs it as (runAsUser/runAsGroup). */
 const EXPECTED_USER: Record<string, string> = {
-  operator: '65532:65532',
-  synapse: '991:991',
-  coturn: '65534:65534',
+  // The operator's Deployment (the chart) and its provisioner Job both run the operator image as 65532.
+  operator: `${PROVISIONER_UID}:${PROVISIONER_UID}`,
+  synapse: `${SYNAPSE_UID}:${SYNAPSE_UID}`,
+  coturn: `${COTURN_UID}:${COTURN_UID}`,
+  element: `${ELEMENT_UID}:${ELEMENT_UID}`,
+  // As upstream's image.
   'sealed-secrets-controller': '1001:1001',
   pause: '65535:65535',
-  element: '101:101',
 };
 
 let images: Record<string, BuiltImage>;
@@ -154,14 +161,14 @@ describe('local images (buildah, no Docker engine)', () => {
 
   test('synapse: the pod spec command `python -m synapse.app.homeserver` resolves to the pinned Synapse', async () => {
     const version = await synapseVersion(root);
-    const out = await runIn(images.synapse!, '991:991', [
+    const out = await runIn(images.synapse!, EXPECTED_USER.synapse!, [
       'python',
       '-c',
       'import synapse, psycopg2, synapse.app.homeserver; print(synapse.__version__)',
     ]);
     assert.equal(out.trim().split('\n').at(-1), version);
     // The pgpass init container's command.
-    assert.match(await runIn(images.synapse!, '991:991', ['install', '--version']), /coreutils/);
+    assert.match(await runIn(images.synapse!, EXPECTED_USER.synapse!, ['install', '--version']), /coreutils/);
   });
 
   test('synapse boots from the image with the pod spec command, as 991, writing nothing to its root filesystem', async () => {
@@ -197,7 +204,7 @@ describe('local images (buildah, no Docker engine)', () => {
       );
       const written = await serveFromImage({
         image: images.synapse!,
-        user: '991:991',
+        user: EXPECTED_USER.synapse!,
         volumes: [
           [host.config!, '/config', 'ro'],
           [host.secrets!, '/secrets', 'ro'],
@@ -235,7 +242,7 @@ describe('local images (buildah, no Docker engine)', () => {
       await writeSecrets(host.secret!, { turn_shared_secret: randomBytes(32).toString('base64url') }, 65534);
       const written = await serveFromImage({
         image: images.coturn!,
-        user: '65534:65534',
+        user: EXPECTED_USER.coturn!,
         // The pod spec's mounts (src/controllers/incidentchannel/desired/coturn.ts).
         volumes: [
           [host.template!, '/etc/coturn/template', 'ro'],
@@ -259,7 +266,11 @@ describe('local images (buildah, no Docker engine)', () => {
   });
 
   test('coturn: /bin/sh, cat and turnserver 4.6.1 for the pod spec shell snippet', async () => {
-    const out = await runIn(images.coturn!, '65534:65534', ['/bin/sh', '-c', 'command -v cat && turnserver --version']);
+    const out = await runIn(images.coturn!, EXPECTED_USER.coturn!, [
+      '/bin/sh',
+      '-c',
+      'command -v cat && turnserver --version',
+    ]);
     assert.match(out, /\/cat\n[\s\S]*4\.6\.1/);
   });
 
@@ -360,7 +371,7 @@ describe('local images (buildah, no Docker engine)', () => {
       let page = '';
       const written = await serveFromImage({
         image,
-        user: '101:101',
+        user: EXPECTED_USER.element!,
         env: { ELEMENT_WEB_PORT: String(port) },
         // The pod spec's mounts (src/controllers/incidentchannel/desired/element.ts); config.json by subPath.
         volumes: [
