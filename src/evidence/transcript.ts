@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { constants, type promises as fsp } from 'node:fs';
 import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface MediaRef {
   mxcUri: string;
@@ -70,6 +70,7 @@ export const GENESIS = '0'.repeat(64);
 export const TRANSCRIPT_FILE = 'transcript.jsonl';
 export const MEDIA_DIR = 'media';
 
+const OPEN_PATHS = new Set<string>();
 const DECRYPTION = new Set(['plaintext', 'decrypted', 'failed']);
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -275,8 +276,25 @@ export class TranscriptWriter {
    * chain throws naming the first bad line; only a torn LAST line (no '\n', or not JSON) is cut away.
    */
   static async open(dir: string, opts: TranscriptOpenOptions = {}): Promise<TranscriptWriter> {
+    const path = resolve(dir, TRANSCRIPT_FILE);
+    // Two writers on one file would interleave two chains; within a process that is refused here (the recorder
+    // is the only process writing its volume).
+    if (OPEN_PATHS.has(path)) throw new Error(`transcript ${path} is already open in this process`);
+    OPEN_PATHS.add(path);
+    try {
+      return await TranscriptWriter.openUnguarded(dir, path, opts);
+    } catch (err) {
+      OPEN_PATHS.delete(path);
+      throw err;
+    }
+  }
+
+  private static async openUnguarded(
+    dir: string,
+    path: string,
+    opts: TranscriptOpenOptions,
+  ): Promise<TranscriptWriter> {
     await mkdir(join(dir, MEDIA_DIR), { recursive: true, mode: 0o700 });
-    const path = join(dir, TRANSCRIPT_FILE);
     const existed = await stat(path).then(
       () => true,
       () => false,
@@ -358,6 +376,7 @@ export class TranscriptWriter {
     await this.idle;
     const fd = this.fd;
     this.fd = undefined;
+    OPEN_PATHS.delete(resolve(this.path));
     await fd?.close();
     if (this.failure) throw this.failure;
   }

@@ -69,6 +69,15 @@ describe('TranscriptWriter', () => {
     assert.equal((await stat(w.path)).mode & 0o777, 0o600);
   });
 
+  it('refuses a second writer on the same transcript in one process until the first is closed', async () => {
+    const dir = await tempDir();
+    const w = await TranscriptWriter.open(dir);
+    await assert.rejects(TranscriptWriter.open(join(dir, '.')), /already open in this process/);
+    await w.close();
+    const again = await TranscriptWriter.open(dir);
+    await again.close();
+  });
+
   it('keeps a stable key order whatever order the caller used', async () => {
     const dir = await tempDir();
     const w = await TranscriptWriter.open(dir, { clock: fixedClock });
