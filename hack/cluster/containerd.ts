@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CNI_BIN_DIR, CNI_NETWORK_NAME } from './cni.ts';
 import { run } from './exec.ts';
@@ -134,6 +134,9 @@ export async function removeAllContainers(c: Pick<Containerd, 'address'>): Promi
   }
 }
 
+/** containerd 1.6 puts shim sockets here whatever its state dir. */
+const SHIM_SOCKET_DIR = '/run/containerd/s';
+
 /** libcni's result cache: containerd 1.6 cannot move it, and only a CNI DEL (skipped when we kill pods) cleans it. */
 export const CNI_CACHE_DIR = '/var/lib/cni';
 
@@ -155,11 +158,31 @@ export async function removeRuntimeLeftovers(containerIds: string[]): Promise<vo
   for (const f of cached) {
     if ([...ids].some((id) => f.includes(`-${id}-`))) await rm(`${results}/${f}`, { force: true });
   }
-  for (const d of [results, CNI_CACHE_DIR, '/run/containerd/s', '/run/containerd']) await rmdir(d).catch(() => {});
+  // A SIGKILLed shim leaves its socket behind: drop the ones no live process has bound (absent from /proc/net/unix).
+  const bound = new Set(
+    (await readFile('/proc/net/unix', 'utf8').catch(() => ''))
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[7])
+      .filter((p): p is string => !!p),
+  );
+  for (const f of await readdir(SHIM_SOCKET_DIR).catch(() => [] as string[])) {
+    const path = `${SHIM_SOCKET_DIR}/${f}`;
+    if (!bound.has(path)) await rm(path, { force: true });
+  }
+  for (const d of [results, CNI_CACHE_DIR, SHIM_SOCKET_DIR, '/run/containerd']) await rmdir(d).catch(() => {});
   for (const hierarchy of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
     const parent = `/sys/fs/cgroup/${hierarchy}/k8s.io`;
     const children = await readdir(parent, { withFileTypes: true }).catch(() => []);
     for (const c of children) if (c.isDirectory()) await rmdir(`${parent}/${c.name}`).catch(() => {});
     await rmdir(parent).catch(() => {});
   }
+}
+
+/**
+ * IDs of the containers whose tasks a containerd rooted at `dir` started, read from its state dir on disk: works when
+ * that containerd is gone (a SIGKILLed run), when `ctr` can no longer answer.
+ */
+export async function taskIdsOnDisk(dir: string): Promise<string[]> {
+  const tasks = join(dir, 'state', 'io.containerd.runtime.v2.task', NS);
+  return (await readdir(tasks).catch(() => [] as string[])).filter((id) => /^[0-9a-f]{64}$/.test(id));
 }

@@ -43,19 +43,23 @@ export interface HostProcess {
 }
 
 /**
- * Processes tied to `dir`: their command line names it (containerd shims carry the run's socket path), or their root
- * or working directory lies in it (container processes run in rootfs under the run's containerd state).
+ * Processes tied to `dir`: their command line names it (containerd shims carry the run's socket path), their working
+ * directory lies in it, or they sit in the cgroup of one of `containerIds` (a container's processes live in their own
+ * mount namespace, so neither their root nor their paths name the run's dir; containerd puts them in
+ * `<hierarchy>/k8s.io/<container id>`).
  */
-export async function processesUsing(dir: string): Promise<HostProcess[]> {
+export async function processesUsing(dir: string, containerIds: string[] = []): Promise<HostProcess[]> {
   const found: HostProcess[] = [];
+  const ids = new Set(containerIds);
   for (const entry of await readdir('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
       const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ').trim();
-      const root = await readlink(`/proc/${pid}/root`).catch(() => '');
       const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
-      if (cmdline.includes(dir) || root.startsWith(dir) || cwd.startsWith(dir)) found.push({ pid, cmdline });
+      const cgroups = ids.size > 0 ? await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '') : '';
+      const inContainer = [...cgroups.matchAll(/\/k8s\.io\/([0-9a-f]{64})$/gm)].some((m) => ids.has(m[1] ?? ''));
+      if (cmdline.includes(dir) || cwd.startsWith(dir) || inContainer) found.push({ pid, cmdline });
     } catch {
       // the process exited while we looked
     }
@@ -63,10 +67,10 @@ export async function processesUsing(dir: string): Promise<HostProcess[]> {
   return found;
 }
 
-/** SIGKILLs every process tied to `dir` and waits (bounded) until none is left. */
-export async function killProcessesUsing(dir: string): Promise<void> {
+/** SIGKILLs every process tied to `dir` (or in one of `containerIds`) and waits (bounded) until none is left. */
+export async function killProcessesUsing(dir: string, containerIds: string[] = []): Promise<void> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const procs = await processesUsing(dir);
+    const procs = await processesUsing(dir, containerIds);
     if (procs.length === 0) return;
     for (const p of procs) {
       try {

@@ -108,13 +108,18 @@ function guardRule(op: '-I' | '-D', net: NodeNetwork): string[] {
 
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 
-/** ClusterIP traffic from a pod to another pod is DNATed and routed by the host, so forwarding must be on. */
-export async function enableForwarding(): Promise<() => Promise<void>> {
+/**
+ * ClusterIP traffic from a pod to another pod is DNATed and routed by the host, so forwarding must be on. Returns the
+ * value before (to restore on stop, or after a killed run from the lock file).
+ */
+export async function enableForwarding(): Promise<string> {
   const before = (await readFile(IP_FORWARD, 'utf8')).trim();
   if (before !== '1') await writeFile(IP_FORWARD, '1');
-  return async () => {
-    if (before !== '1') await writeFile(IP_FORWARD, before);
-  };
+  return before;
+}
+
+export async function restoreForwarding(before: string): Promise<void> {
+  if (before === '0' || before === '1') await writeFile(IP_FORWARD, before);
 }
 
 /** Whether bridged pod-to-pod replies pass through iptables (br_netfilter), so ClusterIP DNAT works without SNAT. */

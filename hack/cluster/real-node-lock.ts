@@ -12,6 +12,8 @@ export interface LockHolder {
   pid: number;
   dir: string;
   bridge?: string;
+  /** net.ipv4.ip_forward before the run turned it on. */
+  ipForwardBefore?: string;
   startedAt: string;
 }
 

@@ -13,6 +13,7 @@ import {
   removeAllContainers,
   removeRuntimeLeftovers,
   startContainerd,
+  taskIdsOnDisk,
 } from './containerd.ts';
 import { COREDNS_USER, publishClusterDns, startCoreDns } from './coredns.ts';
 import { run } from './exec.ts';
@@ -25,6 +26,7 @@ import {
   enableForwarding,
   type NodeNetwork,
   removeForwardGuard,
+  restoreForwarding,
 } from './host-net.ts';
 import { startLocalVolumeProvisioner } from './local-volumes.ts';
 import { writeKubeletConfig, writeKubeProxyConfig } from './node-agents.ts';
@@ -111,7 +113,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   const procs: ManagedProcess[] = [];
   let containerd: Containerd | undefined;
   let net: NodeNetwork | undefined;
-  let restoreForwarding: (() => Promise<void>) | undefined;
+  let ipForwardBefore: string | undefined;
   let stopped = false;
   let containerIds: string[] = [];
   let volumes: { stop(): Promise<void> } | undefined;
@@ -131,11 +133,13 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     for (const p of [...procs].reverse()) await step(`stop ${p.name}`, () => stopProcess(p));
     if (containerd) {
       const c = containerd;
-      containerIds = await listContainers(c).catch(() => [] as string[]);
+      containerIds = [
+        ...new Set([...(await listContainers(c).catch(() => [] as string[])), ...(await taskIdsOnDisk(c.dir))]),
+      ];
       await step('remove containers', () => removeAllContainers(c));
       await step('stop containerd', () => stopProcess(c.process));
     }
-    await step('kill leftover processes', () => killProcessesUsing(nodeDir));
+    await step('kill leftover processes', () => killProcessesUsing(nodeDir, containerIds));
     await step('unmount', () => unmountAllUnder(nodeDir));
     await step('runtime leftovers', () => removeRuntimeLeftovers(containerIds));
     if (net) {
@@ -144,7 +148,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
       await step('delete bridge', () => deleteNodeNetwork(n));
     }
     await step('kube-proxy --cleanup', () => cleanupIptables(o.binaries['kube-proxy']));
-    if (restoreForwarding) await step('restore ip_forward', restoreForwarding);
+    const forward = ipForwardBefore;
+    if (forward) await step('restore ip_forward', () => restoreForwarding(forward));
     await step('release lock', () => lock.release());
     if (errors.length > 0) throw new Error(`real node clean-up was incomplete: ${errors.join('; ')}`);
   };
@@ -154,7 +159,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     const name = `warroom-real-${randomBytes(3).toString('hex')}`;
     net = await createNodeNetwork(o.serviceCidr);
     await lock.update({ bridge: net.bridge });
-    restoreForwarding = await enableForwarding();
+    ipForwardBefore = await enableForwarding();
+    await lock.update({ ipForwardBefore });
     await addForwardGuard(net);
     o.log(`real node ${name}: bridge ${net.bridge}, pods in ${net.subnet}, node IP ${net.nodeIp}`);
 
@@ -292,7 +298,6 @@ async function projectPauseImage(): Promise<SandboxImage> {
 async function cleanupIptables(kubeProxy: string): Promise<void> {
   await run(kubeProxy, ['--cleanup', '--v=0'], { allowFail: true, timeoutMs: 60_000 });
   await flushKubeChains();
-  await removeRuntimeLeftovers([]);
 }
 
 /**
@@ -301,7 +306,8 @@ async function cleanupIptables(kubeProxy: string): Promise<void> {
  */
 async function reapStaleNode(holder: LockHolder): Promise<void> {
   const nodeDir = join(holder.dir, 'node');
-  await killProcessesUsing(nodeDir);
+  const containerIds = await taskIdsOnDisk(join(nodeDir, 'containerd'));
+  await killProcessesUsing(nodeDir, containerIds);
   await unmountAllUnder(nodeDir);
   if (holder.bridge) {
     const net = { bridge: holder.bridge, subnet: '', nodeIp: '' };
@@ -309,5 +315,6 @@ async function reapStaleNode(holder: LockHolder): Promise<void> {
     await deleteNodeNetwork(net);
   }
   await flushKubeChains();
-  await removeRuntimeLeftovers([]);
+  await removeRuntimeLeftovers(containerIds);
+  if (holder.ipForwardBefore) await restoreForwarding(holder.ipForwardBefore);
 }

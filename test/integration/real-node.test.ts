@@ -244,14 +244,17 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
     const containers = await listContainers({ address: info.containerdAddress });
     assert.ok(containers.length >= 2, 'the running pod and its sandbox are containers before stop');
     assert.ok((await mountsUnder(cluster.dir)).length > 0, 'pods have mounts under the run dir before stop');
-    assert.ok((await processesUsing(cluster.dir)).length > 0);
+    assert.ok(
+      (await processesUsing(cluster.dir, containers)).some((p) => p.cmdline.includes('httpd')),
+      'the pod’s process is found by its container cgroup',
+    );
     assert.ok((await hostLinks()).includes(info.bridge));
     assert.ok((await kubeChains()).length > 0, 'kube-proxy has written its chains');
 
     await cluster.stop();
 
     assert.deepEqual(await mountsUnder(cluster.dir), []);
-    assert.deepEqual(await processesUsing(cluster.dir), []);
+    assert.deepEqual(await processesUsing(cluster.dir, containers), [], 'no shim and no container process');
     assert.equal(existsSync(cluster.dir), false, 'the run dir is gone (containerd root and state included)');
     const links = await hostLinks();
     assert.ok(!links.includes(info.bridge), 'the bridge is gone');
