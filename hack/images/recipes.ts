@@ -19,7 +19,8 @@ export type ImageName =
   | 'coturn'
   | 'sealed-secrets-controller'
   | 'pause'
-  | 'element';
+  | 'element'
+  | 'postgres';
 
 export const IMAGE_NAMES: readonly ImageName[] = [
   'base',
@@ -30,6 +31,7 @@ export const IMAGE_NAMES: readonly ImageName[] = [
   'sealed-secrets-controller',
   'pause',
   'element',
+  'postgres',
 ];
 
 /** The kubelet's default sandbox image: the pause image carries this name too (set containerd's sandbox_image to it). */
@@ -37,6 +39,8 @@ export const PAUSE_IMAGE_REF = 'registry.k8s.io/pause:3.10';
 
 export const DEBIAN_SUITE = 'bookworm';
 export const COTURN_VERSION = '4.6.1-1';
+/** Debian bookworm's PostgreSQL major version. */
+export const POSTGRES_MAJOR = '15';
 /** npm for the node24 base (the Dockerfile's deps stage runs `npm ci`); the npm the machine's own Node 20 ships. */
 export const NPM_VERSION = '11.19.1';
 /** Postgres support for Synapse (`psycopg2` module, its own libpq); sqlite needs nothing. */
@@ -374,6 +378,23 @@ const element: Recipe = {
   },
 };
 
+const postgres: Recipe = {
+  name: 'postgres',
+  parent: 'base',
+  extraTags: [],
+  async inputs(repoRoot) {
+    return [...(await imageDirInputs(repoRoot, 'postgres')), { key: 'postgres-major', value: POSTGRES_MAJOR }];
+  },
+  async build(ctx) {
+    const contextDir = await contextOf(ctx, 'postgres');
+    await bud(ctx, {
+      containerfile: join(contextDir, 'Containerfile'),
+      contextDir,
+      buildArgs: { BASE_IMAGE: ctx.parentRef!, POSTGRES_MAJOR },
+    });
+  },
+};
+
 export const RECIPES: Record<ImageName, Recipe> = {
   base,
   node24,
@@ -383,4 +404,5 @@ export const RECIPES: Record<ImageName, Recipe> = {
   'sealed-secrets-controller': sealedSecretsController,
   pause,
   element,
+  postgres,
 };

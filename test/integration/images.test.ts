@@ -1,7 +1,7 @@
 // The local images, built here without a Docker engine (hack/images/build.ts): every archive exists and carries its
 // tag, and a private containerd imports them under those tags (as the real node does); each image's config runs as
 // the uid its pod spec uses; and the images really run. Node 24 in the operator image, whose production dependencies
-// load every entrypoint; Synapse, coturn and the Element stand-in run their pod spec's own command (or entrypoint)
+// load every entrypoint; Synapse, coturn, Postgres and the Element stand-in run their pod spec's own command (or entrypoint)
 // with its mounts and uid, become ready, and write nothing outside their volumes (so a read-only root is enough);
 // the controller answers; pause, as PID 1, reaps an orphan and exits 0 on SIGTERM. A second ensureImages() hits
 // the cache. Needs no cluster; the first run builds everything (minutes), later runs take seconds.
@@ -26,6 +26,7 @@ import {
 import { synapseVersion } from '../../hack/images/recipes.ts';
 import { COTURN_UID } from '../../src/controllers/incidentchannel/desired/coturn.ts';
 import { ELEMENT_UID } from '../../src/controllers/incidentchannel/desired/element.ts';
+import { POSTGRES_CONNECTION, POSTGRES_UID } from '../../src/controllers/incidentchannel/desired/postgres.ts';
 import { PROVISIONER_UID } from '../../src/controllers/incidentchannel/desired/provisioner-job.ts';
 import { SYNAPSE_UID } from '../../src/controllers/incidentchannel/desired/synapse.ts';
 import { coturnStartCommand, renderTurnserverConf } from '../../src/matrix/config/coturn.ts';
@@ -50,6 +51,7 @@ const EXPECTED_USER: Record<string, string> = {
   synapse: `${SYNAPSE_UID}:${SYNAPSE_UID}`,
   coturn: `${COTURN_UID}:${COTURN_UID}`,
   element: `${ELEMENT_UID}:${ELEMENT_UID}`,
+  postgres: `${POSTGRES_UID}:${POSTGRES_UID}`,
   // As upstream's image.
   'sealed-secrets-controller': '1001:1001',
   pause: '65535:65535',
@@ -260,6 +262,61 @@ describe('local images (buildah, no Docker engine)', () => {
         stopFile: [host['var-tmp']!, '/var/tmp'],
       });
       assert.deepEqual(written, [], 'coturn wrote outside its volumes');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('postgres initialises and serves from its entrypoint with the pod spec env, as 999, writing nothing', async () => {
+    const image = images.postgres!;
+    const dir = await mkdtemp(join(tmpdir(), 'warroom-images-postgres-'));
+    try {
+      const host = await volumeDirs(dir, ['data', 'credentials', 'run', 'tmp'], POSTGRES_UID);
+      const password = randomBytes(24).toString('base64url');
+      await writeSecrets(host.credentials!, { password }, POSTGRES_UID);
+      const port = await freePort();
+      const config = await imageConfig(image);
+      const { user, database } = POSTGRES_CONNECTION;
+      const written = await serveFromImage({
+        image,
+        user: EXPECTED_USER.postgres!,
+        // The pod spec's env and mounts (src/controllers/incidentchannel/desired/postgres.ts); no command, only a
+        // free port so the test does not take 5432 on this machine.
+        env: {
+          POSTGRES_USER: user,
+          POSTGRES_DB: database,
+          POSTGRES_PASSWORD_FILE: '/run/secrets/postgres/password',
+          POSTGRES_INITDB_ARGS: '--encoding=UTF8 --locale=C',
+          PGDATA: '/var/lib/postgresql/pgdata',
+        },
+        volumes: [
+          [host.data!, '/var/lib/postgresql', 'rw'],
+          [host.credentials!, '/run/secrets/postgres', 'ro'],
+          [host.run!, '/var/run/postgresql', 'rw'],
+          [host.tmp!, '/tmp', 'rw'],
+        ],
+        command: [...(config.Entrypoint ?? []), ...(config.Cmd ?? []), '-p', String(port)],
+        ready: async () => {
+          if (!(await tcpAccepts(port))) return false;
+          // Password auth over TCP as Synapse connects, into the database the entrypoint created, collation C.
+          const out = await runIn(
+            image,
+            EXPECTED_USER.postgres!,
+            [
+              'psql',
+              '-tA',
+              `host=127.0.0.1 port=${port} user=${user} dbname=${database} sslmode=disable`,
+              '-c',
+              `SELECT datcollate FROM pg_database WHERE datname = '${database}'`,
+            ],
+            { PGPASSWORD: password },
+          );
+          assert.equal(out.trim(), 'C');
+          return true;
+        },
+        stopFile: [host.tmp!, '/tmp'],
+      });
+      assert.deepEqual(written, [], 'postgres wrote outside its volumes');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
