@@ -1,10 +1,10 @@
 // The local images, built here without a Docker engine (hack/images/build.ts): every archive exists and carries its
 // tag, and a private containerd imports them under those tags (as the real node does); each image's config runs as
 // the uid its pod spec uses; and the images really run. Node 24 in the operator image, whose production dependencies
-// load every entrypoint; Synapse, coturn, Postgres and the Element stand-in run their pod spec's own command (or entrypoint)
-// with its mounts and uid, become ready, and write nothing outside their volumes (so a read-only root is enough);
-// the controller answers; pause, as PID 1, reaps an orphan and exits 0 on SIGTERM. A second ensureImages() hits
-// the cache. Needs no cluster; the first run builds everything (minutes), later runs take seconds.
+// load every entrypoint; Synapse, coturn, Postgres and the Element stand-in run their pod spec's own command (or
+// entrypoint) with its env, mounts and uid, become ready, and write nothing outside their volumes (so a read-only
+// root is enough); the controller answers; pause, as PID 1, reaps an orphan and exits 0 on SIGTERM. A second
+// ensureImages() hits the cache. Needs no cluster; the first run builds everything (minutes), later ones seconds.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
