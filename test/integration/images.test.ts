@@ -280,8 +280,8 @@ describe('local images (buildah, no Docker engine)', () => {
       const written = await serveFromImage({
         image,
         user: EXPECTED_USER.postgres!,
-        // The pod spec's env and mounts (src/controllers/incidentchannel/desired/postgres.ts); no command, only a
-        // free port so the test does not take 5432 on this machine.
+        // The pod spec's env and mounts (src/controllers/incidentchannel/desired/postgres.ts); its entrypoint, with
+        // a free port so the test does not take 5432 on this machine.
         env: {
           POSTGRES_USER: user,
           POSTGRES_DB: database,
@@ -295,7 +295,15 @@ describe('local images (buildah, no Docker engine)', () => {
           [host.run!, '/var/run/postgresql', 'rw'],
           [host.tmp!, '/tmp', 'rw'],
         ],
-        command: [...(config.Entrypoint ?? []), ...(config.Cmd ?? []), '-p', String(port)],
+        // Loopback only: the test's server is reachable from nowhere else (a later -c wins over the entrypoint's).
+        command: [
+          ...(config.Entrypoint ?? []),
+          ...(config.Cmd ?? []),
+          '-p',
+          String(port),
+          '-c',
+          'listen_addresses=127.0.0.1',
+        ],
         ready: async () => {
           if (!(await tcpAccepts(port))) return false;
           // Password auth over TCP as Synapse connects, into the database the entrypoint created, collation C.
@@ -429,7 +437,8 @@ describe('local images (buildah, no Docker engine)', () => {
       const written = await serveFromImage({
         image,
         user: EXPECTED_USER.element!,
-        env: { ELEMENT_WEB_PORT: String(port) },
+        // busybox httpd takes [IP:]PORT: loopback only, so the test's server is reachable from nowhere else.
+        env: { ELEMENT_WEB_PORT: `127.0.0.1:${port}` },
         // The pod spec's mounts (src/controllers/incidentchannel/desired/element.ts); config.json by subPath.
         volumes: [
           [join(host.conf!, 'config.json'), '/app/config.json', 'ro'],
