@@ -8,6 +8,7 @@ export const BUSYBOX = '/bin/busybox';
 
 const APPLETS = [
   'sh',
+  'ssl_client',
   'awk',
   'sed',
   'head',

@@ -7,7 +7,13 @@ import { CONTROL_PLANE, type Component, ensureBinaries } from './binaries.ts';
 import { LOCAL_VOLUME_PROVISIONER } from './local-volumes.ts';
 import { createPki } from './pki.ts';
 import { freePort, type ManagedProcess, startProcess, stopProcess, waitFor } from './processes.ts';
-import { type RealNode, type RealNodeInfo, type SandboxImage, startRealNode } from './real-node.ts';
+import {
+  prepareRealNode,
+  type RealNode,
+  type RealNodeHost,
+  type RealNodeInfo,
+  type SandboxImage,
+} from './real-node.ts';
 
 export interface LocalCluster {
   /** Temp dir holding certs, etcd data, kubeconfig and one log file per component. */
@@ -83,12 +89,13 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
   const procs: ManagedProcess[] = [];
   let stopped = false;
   let keepDir = opts.keepDir ?? false;
+  let realHost: RealNodeHost | undefined;
   let realNode: RealNode | undefined;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     // The node first: its clean-up (containers, mounts, bridge, iptables) needs nothing from the control plane.
-    const nodeStopped = realNode?.stop().catch((err: Error) => err);
+    const nodeStopped = realHost?.stop().catch((err: Error) => err);
     const nodeError = await nodeStopped;
     for (const p of procs.reverse()) await stopProcess(p);
     if (!keepDir) await rm(dir, { recursive: true, force: true });
@@ -96,6 +103,16 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
   };
 
   try {
+    // A real node's network comes first: the apiserver advertises the node's bridge address to in-cluster clients.
+    if (nodeKind === 'real') {
+      realHost = await prepareRealNode({
+        dir,
+        serviceCidr: SERVICE_CIDR,
+        kubeProxy: binaries['kube-proxy'],
+        lockWaitMs: opts.realNodeLockWaitMs,
+        log,
+      });
+    }
     const pki = await createPki(dir);
     const caPem = await readFile(pki.caCert, 'utf8');
     const adminToken = randomBytes(24).toString('hex');
@@ -134,7 +151,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       `--etcd-servers=${etcdUrl}`,
       `--secure-port=${apiPort}`,
       '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--advertise-address=${realHost?.net.nodeIp ?? '127.0.0.1'}`,
       `--cert-dir=${join(dir, 'apiserver')}`,
       `--tls-cert-file=${pki.servingCert}`,
       `--tls-private-key-file=${pki.servingKey}`,
@@ -236,18 +253,15 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       volumeBindingMode: 'Immediate',
     });
 
-    if (nodeKind === 'real') {
-      realNode = await startRealNode({
-        dir,
+    if (realHost) {
+      realNode = await realHost.start({
         logDir,
         server,
         admin,
         ca: { cert: pki.caCert, key: pki.caKey },
         binaries,
-        serviceCidr: SERVICE_CIDR,
         images: opts.images,
         sandboxImage: opts.sandboxImage,
-        lockWaitMs: opts.realNodeLockWaitMs,
         log,
         mark,
       });

@@ -33,6 +33,7 @@ import { writeKubeletConfig, writeKubeProxyConfig } from './node-agents.ts';
 import { issueClientCert, writeCertKubeconfig } from './node-pki.ts';
 import { freePort, type ManagedProcess, startProcess, stopProcess, waitFor } from './processes.ts';
 import { acquireRealNodeLock, type LockHolder } from './real-node-lock.ts';
+import { forwardTcp } from './tcp-forward.ts';
 
 export const INSTALL_SCRIPT = fileURLToPath(new URL('../peers/real-node.sh', import.meta.url));
 /** The ClusterIP of the kube-dns Service (inside SERVICE_CIDR's low, statically assigned band). */
@@ -43,23 +44,41 @@ export interface SandboxImage {
   archive: string;
 }
 
-export interface RealNodeOptions {
+export interface PrepareRealNodeOptions {
   /** The cluster's run dir; the node keeps everything under `<dir>/node`. */
   dir: string;
+  serviceCidr: string;
+  /** kube-proxy, for `--cleanup` on stop. */
+  kubeProxy: string;
+  /** How long to wait for another real-node cluster on this machine to stop (default 10 min). */
+  lockWaitMs?: number;
+  log: (m: string) => void;
+}
+
+export interface RealNodeOptions {
   logDir: string;
+  /** The apiserver on loopback (https://127.0.0.1:<port>); pods reach it through the bridge (see start()). */
   server: string;
   admin: AdminClient;
   ca: { cert: string; key: string };
   binaries: Record<Component, string>;
-  serviceCidr: string;
   /** docker-archive/OCI tars imported into containerd before the kubelet starts. */
   images?: string[];
   /** The pod sandbox image; by default the project's pause image (hack/images, built once and cached). */
   sandboxImage?: SandboxImage;
-  /** How long to wait for another real-node cluster on this machine to stop (default 10 min). */
-  lockWaitMs?: number;
   log: (m: string) => void;
   mark: (what: string) => void;
+}
+
+/**
+ * The host side of a real node, set up before the control plane so the apiserver can advertise the node's bridge
+ * address (in-cluster clients reach `kubernetes.default` there): the one-real-node lock, the bridge and /24, forwarding
+ * and the egress guard. `start()` then joins the node; `stop()` undoes everything, whichever phase was reached.
+ */
+export interface RealNodeHost {
+  net: NodeNetwork;
+  start(o: RealNodeOptions): Promise<RealNode>;
+  stop(): Promise<void>;
 }
 
 export interface RealNodeInfo {
@@ -98,7 +117,7 @@ function installPrerequisites(): void {
  * kubelet (client cert `system:node:<name>`), and kube-proxy in iptables mode so ClusterIPs work from pods and from the
  * host. Resolves once the Node is Ready. Only one real node per machine at a time (kube-proxy's chains are global).
  */
-export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
+export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNodeHost> {
   const unsupported = realNodeUnsupportedReason();
   if (unsupported) throw new Error(unsupported);
   const nodeDir = join(o.dir, 'node');
@@ -117,6 +136,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   let stopped = false;
   let containerIds: string[] = [];
   let volumes: { stop(): Promise<void> } | undefined;
+  let apiForward: { close(): Promise<void> } | undefined;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -129,6 +149,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
       }
     };
     await step('stop volume provisioner', async () => volumes?.stop());
+    await step('stop apiserver forwarder', async () => apiForward?.close());
     // The kubelet first, so nothing restarts the containers removed next.
     for (const p of [...procs].reverse()) await step(`stop ${p.name}`, () => stopProcess(p));
     if (containerd) {
@@ -147,7 +168,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
       await step('remove forward guard', () => removeForwardGuard(n));
       await step('delete bridge', () => deleteNodeNetwork(n));
     }
-    await step('kube-proxy --cleanup', () => cleanupIptables(o.binaries['kube-proxy']));
+    await step('kube-proxy --cleanup', () => cleanupIptables(o.kubeProxy));
     const forward = ipForwardBefore;
     if (forward) await step('restore ip_forward', () => restoreForwarding(forward));
     await step('release lock', () => lock.release());
@@ -156,127 +177,143 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
 
   try {
     installPrerequisites();
-    const name = `warroom-real-${randomBytes(3).toString('hex')}`;
     net = await createNodeNetwork(o.serviceCidr);
     await lock.update({ bridge: net.bridge });
     ipForwardBefore = await enableForwarding();
     await lock.update({ ipForwardBefore });
     await addForwardGuard(net);
-    o.log(`real node ${name}: bridge ${net.bridge}, pods in ${net.subnet}, node IP ${net.nodeIp}`);
-
-    const sandbox = o.sandboxImage ?? (await projectPauseImage());
-    const cniConfDir = join(nodeDir, 'cni', 'net.d');
-    await writeCniConfig(cniConfDir, join(nodeDir, 'cni', 'ipam'), net, o.serviceCidr);
-    containerd = await startContainerd(join(nodeDir, 'containerd'), cniConfDir, sandbox.ref, o.logDir);
-    const c = containerd;
-    for (const archive of [sandbox.archive, ...(o.images ?? [])]) await importImage(c, archive);
-    o.mark('containerd ready, images imported');
-
-    const pkiDir = join(nodeDir, 'pki');
-    await mkdir(pkiDir, { recursive: true });
-    const kubeconfigFor = async (file: string, user: string, groups: string[] = []) => {
-      const cert = await issueClientCert(pkiDir, o.ca, file, user, groups);
-      const path = join(pkiDir, `${file}.kubeconfig`);
-      await writeCertKubeconfig(path, o.server, o.ca.cert, cert, user);
-      return path;
-    };
-    const [kubeletKubeconfig, proxyKubeconfig, dnsKubeconfig] = await Promise.all([
-      kubeconfigFor('kubelet', `system:node:${name}`, ['system:nodes']),
-      kubeconfigFor('kube-proxy', 'system:kube-proxy'),
-      kubeconfigFor('coredns', COREDNS_USER),
-    ]);
-
-    await publishClusterDns(o.admin, CLUSTER_DNS_IP, net.nodeIp);
-    const [dnsReady, kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    const kubeletDir = join(nodeDir, 'kubelet');
-    await mkdir(kubeletDir, { recursive: true });
-    const kubeletConfig = await writeKubeletConfig({
-      dir: kubeletDir,
-      net,
-      port: kubeletPort,
-      healthzPort: kubeletHealthz,
-      caFile: o.ca.cert,
-      runtimeEndpoint: `unix://${c.address}`,
-      clusterDns: CLUSTER_DNS_IP,
-    });
-    const kubelet = startProcess(
-      'kubelet',
-      o.binaries.kubelet,
-      [
-        `--config=${kubeletConfig}`,
-        `--kubeconfig=${kubeletKubeconfig}`,
-        `--root-dir=${join(kubeletDir, 'root')}`,
-        `--cert-dir=${join(kubeletDir, 'pki')}`,
-        `--node-ip=${net.nodeIp}`,
-        `--hostname-override=${name}`,
-        '--v=1',
-      ],
-      o.logDir,
-    );
-    procs.push(kubelet);
-    const proxyConfig = await writeKubeProxyConfig({
-      dir: nodeDir,
-      net,
-      nodeName: name,
-      kubeconfig: proxyKubeconfig,
-      healthzPort: proxyHealthz,
-      metricsPort: proxyMetrics,
-      masqueradeAll: !(await bridgeNetfilterOn()),
-    });
-    procs.push(startProcess('kube-proxy', o.binaries['kube-proxy'], [`--config=${proxyConfig}`, '--v=1'], o.logDir));
-    procs.push(
-      await startCoreDns({
-        binary: o.binaries.coredns,
-        dir: nodeDir,
-        logDir: o.logDir,
-        listenIp: net.nodeIp,
-        kubeconfig: dnsKubeconfig,
-        readyPort: dnsReady,
-      }),
-    );
-    o.mark('CoreDNS ready');
-    await waitFor(
-      `node ${name} Ready`,
-      async () => {
-        const node = await o.admin.getJson<{ status?: { conditions?: { type: string; status: string }[] } }>(
-          `/api/v1/nodes/${name}`,
-        );
-        return !!node?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
-      },
-      { timeoutMs: 120_000, intervalMs: 200, process: kubelet },
-    );
-    o.mark('real node Ready');
-    await waitFor('kube-proxy healthy', async () => (await fetch(`http://127.0.0.1:${proxyHealthz}/healthz`)).ok, {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-    });
-    o.mark('kube-proxy synced');
-    volumes = startLocalVolumeProvisioner({
-      admin: o.admin,
-      nodeName: name,
-      dir: join(nodeDir, 'volumes'),
-      log: o.log,
-    });
-    return {
-      name,
-      nodeIp: net.nodeIp,
-      bridge: net.bridge,
-      podSubnet: net.subnet,
-      clusterDnsIp: CLUSTER_DNS_IP,
-      containerdAddress: c.address,
-      sandboxImage: sandbox.ref,
-      importImage: (archive: string) => importImage(c, archive),
-      stop,
-    };
   } catch (err) {
     await stop().catch((e: Error) => o.log(e.message));
     throw err;
+  }
+  const hostNet = net;
+  const serviceCidr = o.serviceCidr;
+  return { net: hostNet, stop, start: (s) => start(s) };
+
+  async function start(o: RealNodeOptions): Promise<RealNode> {
+    const net = hostNet;
+    try {
+      const name = `warroom-real-${randomBytes(3).toString('hex')}`;
+      o.log(`real node ${name}: bridge ${net.bridge}, pods in ${net.subnet}, node IP ${net.nodeIp}`);
+      // The apiserver listens on loopback only and advertises the node IP: this forwarder, on the run's own bridge,
+      // carries in-cluster clients' connections (kubernetes.default → node IP:port) to it.
+      const apiPort = Number(new URL(o.server).port);
+      apiForward = await forwardTcp(net.nodeIp, apiPort, '127.0.0.1', apiPort);
+
+      const sandbox = o.sandboxImage ?? (await projectPauseImage());
+      const cniConfDir = join(nodeDir, 'cni', 'net.d');
+      await writeCniConfig(cniConfDir, join(nodeDir, 'cni', 'ipam'), net, serviceCidr);
+      containerd = await startContainerd(join(nodeDir, 'containerd'), cniConfDir, sandbox.ref, o.logDir);
+      const c = containerd;
+      for (const archive of [sandbox.archive, ...(o.images ?? [])]) await importImage(c, archive);
+      o.mark('containerd ready, images imported');
+
+      const pkiDir = join(nodeDir, 'pki');
+      await mkdir(pkiDir, { recursive: true });
+      const kubeconfigFor = async (file: string, user: string, groups: string[] = []) => {
+        const cert = await issueClientCert(pkiDir, o.ca, file, user, groups);
+        const path = join(pkiDir, `${file}.kubeconfig`);
+        await writeCertKubeconfig(path, o.server, o.ca.cert, cert, user);
+        return path;
+      };
+      const [kubeletKubeconfig, proxyKubeconfig, dnsKubeconfig] = await Promise.all([
+        kubeconfigFor('kubelet', `system:node:${name}`, ['system:nodes']),
+        kubeconfigFor('kube-proxy', 'system:kube-proxy'),
+        kubeconfigFor('coredns', COREDNS_USER),
+      ]);
+
+      await publishClusterDns(o.admin, CLUSTER_DNS_IP, net.nodeIp);
+      const [dnsReady, kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics] = await Promise.all([
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+      ]);
+      const kubeletDir = join(nodeDir, 'kubelet');
+      await mkdir(kubeletDir, { recursive: true });
+      const kubeletConfig = await writeKubeletConfig({
+        dir: kubeletDir,
+        net,
+        port: kubeletPort,
+        healthzPort: kubeletHealthz,
+        caFile: o.ca.cert,
+        runtimeEndpoint: `unix://${c.address}`,
+        clusterDns: CLUSTER_DNS_IP,
+      });
+      const kubelet = startProcess(
+        'kubelet',
+        o.binaries.kubelet,
+        [
+          `--config=${kubeletConfig}`,
+          `--kubeconfig=${kubeletKubeconfig}`,
+          `--root-dir=${join(kubeletDir, 'root')}`,
+          `--cert-dir=${join(kubeletDir, 'pki')}`,
+          `--node-ip=${net.nodeIp}`,
+          `--hostname-override=${name}`,
+          '--v=1',
+        ],
+        o.logDir,
+      );
+      procs.push(kubelet);
+      const proxyConfig = await writeKubeProxyConfig({
+        dir: nodeDir,
+        net,
+        nodeName: name,
+        kubeconfig: proxyKubeconfig,
+        healthzPort: proxyHealthz,
+        metricsPort: proxyMetrics,
+        masqueradeAll: !(await bridgeNetfilterOn()),
+      });
+      procs.push(startProcess('kube-proxy', o.binaries['kube-proxy'], [`--config=${proxyConfig}`, '--v=1'], o.logDir));
+      procs.push(
+        await startCoreDns({
+          binary: o.binaries.coredns,
+          dir: nodeDir,
+          logDir: o.logDir,
+          listenIp: net.nodeIp,
+          kubeconfig: dnsKubeconfig,
+          readyPort: dnsReady,
+        }),
+      );
+      o.mark('CoreDNS ready');
+      await waitFor(
+        `node ${name} Ready`,
+        async () => {
+          const node = await o.admin.getJson<{ status?: { conditions?: { type: string; status: string }[] } }>(
+            `/api/v1/nodes/${name}`,
+          );
+          return !!node?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+        },
+        { timeoutMs: 120_000, intervalMs: 200, process: kubelet },
+      );
+      o.mark('real node Ready');
+      await waitFor('kube-proxy healthy', async () => (await fetch(`http://127.0.0.1:${proxyHealthz}/healthz`)).ok, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
+      o.mark('kube-proxy synced');
+      volumes = startLocalVolumeProvisioner({
+        admin: o.admin,
+        nodeName: name,
+        dir: join(nodeDir, 'volumes'),
+        log: o.log,
+      });
+      return {
+        name,
+        nodeIp: net.nodeIp,
+        bridge: net.bridge,
+        podSubnet: net.subnet,
+        clusterDnsIp: CLUSTER_DNS_IP,
+        containerdAddress: c.address,
+        sandboxImage: sandbox.ref,
+        importImage: (archive: string) => importImage(c, archive),
+        stop,
+      };
+    } catch (err) {
+      await stop().catch((e: Error) => o.log(e.message));
+      throw err;
+    }
   }
 }
 
