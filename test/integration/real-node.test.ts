@@ -188,6 +188,23 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
     assert.match(body, /warroom real-node test image/);
   });
 
+  test('a NodePort Service answers on the node IP (only there: nodePortAddresses is the bridge address)', async () => {
+    await k.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web-nodeport', namespace: NS },
+      spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+    });
+    const svc = await k.getJson<{ spec: { ports: { nodePort: number }[] } }>(['-n', NS, 'service', 'web-nodeport']);
+    const nodePort = svc?.spec.ports[0]?.nodePort;
+    assert.ok(nodePort);
+    const url = `http://${cluster.realNode?.nodeIp}:${nodePort}/`;
+    const body = await eventually(`GET ${url}`, () =>
+      fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()),
+    );
+    assert.match(body, /warroom real-node test image/);
+  });
+
   test('kubectl exec runs a command in the pod (apiserver → kubelet with its client cert)', async () => {
     const out = await k.exec(['-n', NS, 'exec', 'web', '--', '/bin/sh', '-c', 'id -u; cat /www/index.html']);
     assert.match(out, /^65532$/m);
