@@ -1,5 +1,6 @@
 // npm run cluster:up [-- --node=real] | cluster:down | cluster:status — a local control plane for humans, kept running in
-// the background. `--node=real` joins a real kubelet + containerd node (root only; see real-node.ts) instead of kwok.
+// the background. `--node=real` joins a real kubelet + containerd node (root only; see real-node.ts) instead of kwok;
+// `--images` (with it) also builds or reuses the project's images (hack/images) and imports them into the node.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -72,7 +73,7 @@ async function up(): Promise<void> {
   await mkdir(runDir, { recursive: true });
   await rm(stateFile, { force: true });
   const out = openSync(serveLog, 'w');
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve', `--node=${node}`], {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve', ...process.argv.slice(3)], {
     detached: true,
     stdio: ['ignore', out, out],
   });
@@ -98,7 +99,9 @@ async function up(): Promise<void> {
 }
 
 async function serve(): Promise<void> {
-  const cluster = await startCluster({ dir: join(runDir, 'cluster'), node: nodeKindArg() });
+  const node = nodeKindArg();
+  const images = node === 'real' && process.argv.includes('--images') ? await projectImageArchives() : undefined;
+  const cluster = await startCluster({ dir: join(runDir, 'cluster'), node, images });
   const state: State = {
     pid: process.pid,
     kubeconfig: cluster.kubeconfig,
@@ -122,6 +125,12 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
   setInterval(() => {}, 1 << 30);
+}
+
+/** Every image hack/images builds (cached by input hash), as docker-archives to import into the real node. */
+async function projectImageArchives(): Promise<string[]> {
+  const { ensureImages } = await import('../images/build.ts');
+  return Object.values(await ensureImages()).map((i) => i.archive);
 }
 
 async function down(): Promise<void> {
@@ -156,7 +165,12 @@ const actions: Record<string, () => Promise<void>> = {
 };
 const action = verb ? actions[verb] : undefined;
 if (!action) {
-  console.error('usage: cli.ts up [--node=kwok|real] | down | status');
+  console.error('usage: cli.ts up [--node=kwok|real [--images]] | down | status');
   process.exit(2);
 }
-await action();
+try {
+  await action();
+} catch (err) {
+  console.error(`cluster ${verb}: ${(err as Error).message}`);
+  process.exit(1);
+}
