@@ -112,10 +112,12 @@ function installPrerequisites(): void {
 }
 
 /**
- * Joins a real node to the local control plane: a run-private bridge and /24 (no default route for pods),
+ * A real node for the local control plane, in two steps. `prepareRealNode` (before the control plane) takes the
+ * one-real-node lock (kube-proxy's chains are global), installs the Debian parts when missing and makes a run-private
+ * bridge and /24 (no default route for pods, an egress guard). `start()` (once the apiserver is up) joins the node:
  * containerd + runc with all state under `<dir>/node`, CoreDNS on the bridge address for cluster names only, the
- * kubelet (client cert `system:node:<name>`), and kube-proxy in iptables mode so ClusterIPs work from pods and from the
- * host. Resolves once the Node is Ready. Only one real node per machine at a time (kube-proxy's chains are global).
+ * kubelet (client cert `system:node:<name>`), kube-proxy in iptables mode so ClusterIPs work from pods and from the
+ * host, and local volumes for PVCs; it resolves once the Node is Ready. `stop()` undoes all of it.
  */
 export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNodeHost> {
   const unsupported = realNodeUnsupportedReason();
@@ -188,33 +190,33 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
   }
   const hostNet = net;
   const serviceCidr = o.serviceCidr;
-  return { net: hostNet, stop, start: (s) => start(s) };
+  return { net: hostNet, stop, start };
 
-  async function start(o: RealNodeOptions): Promise<RealNode> {
+  async function start(n: RealNodeOptions): Promise<RealNode> {
     const net = hostNet;
     try {
       const name = `warroom-real-${randomBytes(3).toString('hex')}`;
-      o.log(`real node ${name}: bridge ${net.bridge}, pods in ${net.subnet}, node IP ${net.nodeIp}`);
+      n.log(`real node ${name}: bridge ${net.bridge}, pods in ${net.subnet}, node IP ${net.nodeIp}`);
       // The apiserver listens on loopback only and advertises the node IP: this forwarder, on the run's own bridge,
       // carries in-cluster clients' connections (kubernetes.default → node IP:port) to it.
-      const apiPort = Number(new URL(o.server).port);
+      const apiPort = Number(new URL(n.server).port);
       apiForward = await forwardTcp(net.nodeIp, apiPort, '127.0.0.1', apiPort);
 
-      const sandbox = o.sandboxImage ?? (await projectPauseImage());
+      const sandbox = n.sandboxImage ?? (await projectPauseImage());
       const cniConfDir = join(nodeDir, 'cni', 'net.d');
       await writeCniConfig(cniConfDir, join(nodeDir, 'cni', 'ipam'), net, serviceCidr);
-      containerd = await startContainerd(join(nodeDir, 'containerd'), cniConfDir, sandbox.ref, o.logDir);
+      containerd = await startContainerd(join(nodeDir, 'containerd'), cniConfDir, sandbox.ref, n.logDir);
       const c = containerd;
       // In parallel: a few hundred MB each (Synapse, the operator), about 5 s apiece one after the other.
-      await Promise.all([sandbox.archive, ...(o.images ?? [])].map((archive) => importImage(c, archive)));
-      o.mark('containerd ready, images imported');
+      await Promise.all([sandbox.archive, ...(n.images ?? [])].map((archive) => importImage(c, archive)));
+      n.mark('containerd ready, images imported');
 
       const pkiDir = join(nodeDir, 'pki');
       await mkdir(pkiDir, { recursive: true });
       const kubeconfigFor = async (file: string, user: string, groups: string[] = []) => {
-        const cert = await issueClientCert(pkiDir, o.ca, file, user, groups);
+        const cert = await issueClientCert(pkiDir, n.ca, file, user, groups);
         const path = join(pkiDir, `${file}.kubeconfig`);
-        await writeCertKubeconfig(path, o.server, o.ca.cert, cert, user);
+        await writeCertKubeconfig(path, n.server, n.ca.cert, cert, user);
         return path;
       };
       const [kubeletKubeconfig, proxyKubeconfig, dnsKubeconfig] = await Promise.all([
@@ -223,7 +225,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         kubeconfigFor('coredns', COREDNS_USER),
       ]);
 
-      await publishClusterDns(o.admin, CLUSTER_DNS_IP, net.nodeIp);
+      await publishClusterDns(n.admin, CLUSTER_DNS_IP, net.nodeIp);
       const [dnsReady, kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics] = await Promise.all([
         freePort(),
         freePort(),
@@ -238,13 +240,13 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         net,
         port: kubeletPort,
         healthzPort: kubeletHealthz,
-        caFile: o.ca.cert,
+        caFile: n.ca.cert,
         runtimeEndpoint: `unix://${c.address}`,
         clusterDns: CLUSTER_DNS_IP,
       });
       const kubelet = startProcess(
         'kubelet',
-        o.binaries.kubelet,
+        n.binaries.kubelet,
         [
           `--config=${kubeletConfig}`,
           `--kubeconfig=${kubeletKubeconfig}`,
@@ -254,7 +256,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
           `--hostname-override=${name}`,
           '--v=1',
         ],
-        o.logDir,
+        n.logDir,
       );
       procs.push(kubelet);
       const proxyConfig = await writeKubeProxyConfig({
@@ -266,39 +268,46 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         metricsPort: proxyMetrics,
         masqueradeAll: !(await bridgeNetfilterOn()),
       });
-      procs.push(startProcess('kube-proxy', o.binaries['kube-proxy'], [`--config=${proxyConfig}`, '--v=1'], o.logDir));
+      const kubeProxy = startProcess(
+        'kube-proxy',
+        n.binaries['kube-proxy'],
+        [`--config=${proxyConfig}`, '--v=1'],
+        n.logDir,
+      );
+      procs.push(kubeProxy);
       procs.push(
         await startCoreDns({
-          binary: o.binaries.coredns,
+          binary: n.binaries.coredns,
           dir: nodeDir,
-          logDir: o.logDir,
+          logDir: n.logDir,
           listenIp: net.nodeIp,
           kubeconfig: dnsKubeconfig,
           readyPort: dnsReady,
         }),
       );
-      o.mark('CoreDNS ready');
+      n.mark('CoreDNS ready');
       await waitFor(
         `node ${name} Ready`,
         async () => {
-          const node = await o.admin.getJson<{ status?: { conditions?: { type: string; status: string }[] } }>(
+          const node = await n.admin.getJson<{ status?: { conditions?: { type: string; status: string }[] } }>(
             `/api/v1/nodes/${name}`,
           );
           return !!node?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
         },
         { timeoutMs: 120_000, intervalMs: 200, process: kubelet },
       );
-      o.mark('real node Ready');
+      n.mark('real node Ready');
       await waitFor('kube-proxy healthy', async () => (await fetch(`http://127.0.0.1:${proxyHealthz}/healthz`)).ok, {
         timeoutMs: 60_000,
         intervalMs: 200,
+        process: kubeProxy,
       });
-      o.mark('kube-proxy synced');
+      n.mark('kube-proxy synced');
       volumes = startLocalVolumeProvisioner({
-        admin: o.admin,
+        admin: n.admin,
         nodeName: name,
         dir: join(nodeDir, 'volumes'),
-        log: o.log,
+        log: n.log,
       });
       return {
         name,
@@ -312,7 +321,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         stop,
       };
     } catch (err) {
-      await stop().catch((e: Error) => o.log(e.message));
+      await stop().catch((e: Error) => n.log(e.message));
       throw err;
     }
   }
