@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../cluster/cache-dir.ts';
 import { run, succeeds, withFileLock } from './exec.ts';
 import { hashInputs } from './inputs-hash.ts';
-import { IMAGE_NAMES, type ImageName, PAUSE_IMAGE_REF, RECIPES } from './recipes.ts';
+import { IMAGE_NAMES, type ImageName, PAUSE_IMAGE_REF, RECIPES, RUNTIME_IMAGES } from './recipes.ts';
 
-export { IMAGE_NAMES, type ImageName, PAUSE_IMAGE_REF };
+export { IMAGE_NAMES, type ImageName, PAUSE_IMAGE_REF, RUNTIME_IMAGES };
 
 export interface BuiltImage {
   /** e.g. localhost/warroom/synapse:<hash12>: the tag pods use (imagePullPolicy Never/IfNotPresent). */

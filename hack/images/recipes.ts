@@ -34,6 +34,9 @@ export const IMAGE_NAMES: readonly ImageName[] = [
   'postgres',
 ];
 
+/** The images pods run: what a node imports (base and node24 are only built upon). */
+export const RUNTIME_IMAGES: readonly ImageName[] = IMAGE_NAMES.filter((n) => n !== 'base' && n !== 'node24');
+
 /** The kubelet's default sandbox image: the pause image carries this name too (set containerd's sandbox_image to it). */
 export const PAUSE_IMAGE_REF = 'registry.k8s.io/pause:3.10';
 
