@@ -205,6 +205,18 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
     assert.match(body, /warroom real-node test image/);
   });
 
+  test('a second real-node cluster on the machine is refused with a clear reason (kube-proxy chains are global)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'warroom-second-real-'));
+    try {
+      await assert.rejects(
+        startCluster({ node: 'real', dir, realNodeLockWaitMs: 500, log: () => {} }),
+        /another real-node cluster is running \(pid \d+.*only one may run at a time/s,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('kubectl exec runs a command in the pod (apiserver → kubelet with its client cert)', async () => {
     const out = await k.exec(['-n', NS, 'exec', 'web', '--', '/bin/sh', '-c', 'id -u; cat /www/index.html']);
     assert.match(out, /^65532$/m);
