@@ -1,18 +1,16 @@
+import type { RecorderStatus as FullRecorderStatus } from '../../recorder/recorder.ts';
+
 /**
  * The operator's side of the recorder's HTTP API (src/recorder): read-only status on one port, seal/export/notices
  * on a control port that only the operator's namespace may reach. URLs come from templates with `{namespace}`, so
  * an in-cluster operator uses Service DNS and a test can point at a recorder on loopback.
  */
 
-export interface RecorderStatus {
-  ready: boolean;
-  sealed: boolean;
-  lines: number;
-  events: number;
-  decrypted: number;
-  failed: number;
-  headHash: string;
-}
+/** The figures the operator uses from the recorder's GET /status (its full answer also lists rooms and devices). */
+export type RecorderStatus = Pick<
+  FullRecorderStatus,
+  'ready' | 'sealed' | 'lines' | 'events' | 'decrypted' | 'failed' | 'headHash'
+>;
 
 export interface RecorderClient {
   status(namespace: string): Promise<RecorderStatus>;
