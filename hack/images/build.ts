@@ -2,7 +2,7 @@
 // repository by a hash of their inputs, each exported as a docker-archive tar that `ctr -n k8s.io images import` loads
 // with its tag. `node hack/images/build.ts [name ...]` (or `npm run images`) builds and prints a table.
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../cluster/cache-dir.ts';
@@ -29,7 +29,7 @@ export interface BuiltImage {
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Bump when the way images are built changes (not their inputs), so no cache built the old way is reused. */
 const RECIPE_VERSION = 'r2';
-/** Archives kept per image; older ones (other commits' images) are deleted with their storage tags. */
+/** Archives kept per image, most recently used first; older ones are deleted with their storage tags. */
 const KEEP_PER_IMAGE = 3;
 const LOCK_WAIT_SECONDS = 3600;
 
@@ -87,6 +87,9 @@ async function ensureOne(name: ImageName, done: Map<ImageName, BuiltImage>, dir:
 
   const cached = await readMetadata(metaFile);
   if (cached?.inputsHash === inputsHash && (await exists(archive))) {
+    // Pruning keeps the most recently used archives: a hit counts as a use.
+    const now = new Date();
+    await utimes(archive, now, now).catch(() => undefined);
     const image: BuiltImage = {
       ref,
       extraTags: cached.extraTags,
