@@ -258,6 +258,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
         logDir,
         server,
         admin,
+        adminToken,
         ca: { cert: pki.caCert, key: pki.caKey },
         binaries,
         images: opts.images,

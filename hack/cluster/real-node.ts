@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdminClient } from './admin-client.ts';
@@ -28,14 +29,14 @@ import {
   removeForwardGuard,
   restoreForwarding,
 } from './host-net.ts';
-import { startLocalVolumeProvisioner } from './local-volumes.ts';
 import { writeKubeletConfig, writeKubeProxyConfig } from './node-agents.ts';
 import { issueClientCert, writeCertKubeconfig } from './node-pki.ts';
+import type { SidecarConfig } from './node-sidecar.ts';
 import { freePort, type ManagedProcess, startProcess, stopProcess, waitFor } from './processes.ts';
 import { acquireRealNodeLock, type LockHolder } from './real-node-lock.ts';
-import { forwardTcp } from './tcp-forward.ts';
 
 export const INSTALL_SCRIPT = fileURLToPath(new URL('../peers/real-node.sh', import.meta.url));
+const SIDECAR = fileURLToPath(new URL('./node-sidecar.ts', import.meta.url));
 /** The ClusterIP of the kube-dns Service (inside SERVICE_CIDR's low, statically assigned band). */
 export const CLUSTER_DNS_IP = '10.96.0.10';
 
@@ -60,6 +61,8 @@ export interface RealNodeOptions {
   /** The apiserver on loopback (https://127.0.0.1:<port>); pods reach it through the bridge (see start()). */
   server: string;
   admin: AdminClient;
+  /** The admin token, for the node's helper process (written to a 0600 file, never to a command line). */
+  adminToken: string;
   ca: { cert: string; key: string };
   binaries: Record<Component, string>;
   /** docker-archive/OCI tars imported into containerd before the kubelet starts. */
@@ -137,8 +140,6 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
   let ipForwardBefore: string | undefined;
   let stopped = false;
   let containerIds: string[] = [];
-  let volumes: { stop(): Promise<void> } | undefined;
-  let apiForward: { close(): Promise<void> } | undefined;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -150,8 +151,6 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         errors.push(`${what}: ${(err as Error).message}`);
       }
     };
-    await step('stop volume provisioner', async () => volumes?.stop());
-    await step('stop apiserver forwarder', async () => apiForward?.close());
     // The kubelet first, so nothing restarts the containers removed next.
     for (const p of [...procs].reverse()) await step(`stop ${p.name}`, () => stopProcess(p));
     if (containerd) {
@@ -197,10 +196,30 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
     try {
       const name = `warroom-real-${randomBytes(3).toString('hex')}`;
       n.log(`real node ${name}: bridge ${net.bridge}, pods in ${net.subnet}, node IP ${net.nodeIp}`);
-      // The apiserver listens on loopback only and advertises the node IP: this forwarder, on the run's own bridge,
-      // carries in-cluster clients' connections (kubernetes.default → node IP:port) to it.
+      // The apiserver listens on loopback only and advertises the node IP: the helper's forwarder, on the run's own
+      // bridge, carries in-cluster clients' connections (kubernetes.default → node IP:port) to it. The same helper
+      // provisions local volumes. See node-sidecar.ts for why it is a process of its own.
       const apiPort = Number(new URL(n.server).port);
-      apiForward = await forwardTcp(net.nodeIp, apiPort, '127.0.0.1', apiPort);
+      const sidecarConfig = join(nodeDir, 'node-sidecar.json');
+      await writeFile(
+        sidecarConfig,
+        JSON.stringify({
+          listenHost: net.nodeIp,
+          apiPort,
+          server: n.server,
+          caFile: n.ca.cert,
+          token: n.adminToken,
+          nodeName: name,
+          volumesDir: join(nodeDir, 'volumes'),
+        } satisfies SidecarConfig),
+        { mode: 0o600 },
+      );
+      const sidecar = startProcess('node-sidecar', process.execPath, [SIDECAR, sidecarConfig], n.logDir);
+      procs.push(sidecar);
+      await waitFor('apiserver forwarder on the node IP', () => tcpConnects(net.nodeIp, apiPort), {
+        timeoutMs: 30_000,
+        process: sidecar,
+      });
 
       const sandbox = n.sandboxImage ?? (await projectPauseImage());
       const cniConfDir = join(nodeDir, 'cni', 'net.d');
@@ -303,12 +322,6 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         process: kubeProxy,
       });
       n.mark('kube-proxy synced');
-      volumes = startLocalVolumeProvisioner({
-        admin: n.admin,
-        nodeName: name,
-        dir: join(nodeDir, 'volumes'),
-        log: n.log,
-      });
       return {
         name,
         nodeIp: net.nodeIp,
@@ -339,6 +352,20 @@ async function projectPauseImage(): Promise<SandboxImage> {
     throw new Error(`the pause image ${pause.ref} does not carry ${images.PAUSE_IMAGE_REF}`);
   }
   return { ref: images.PAUSE_IMAGE_REF, archive: pause.archive };
+}
+
+function tcpConnects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, host, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
 }
 
 /** Removes every KUBE-* iptables chain: kube-proxy's own clean-up, then a sweep for what it leaves (the kubelet's). */
