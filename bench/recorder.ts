@@ -62,7 +62,7 @@ const recorder = startPeerProcess(NODE, [MAIN, 'recorder'], {
     [RECORDER_ENV.listen]: `127.0.0.1:${port}`,
     [RECORDER_ENV.controlRoom]: `#control:${SERVER}`,
     [RECORDER_ENV.channel]: JSON.stringify({ name: 'bench', uid: 'u', caseId: 'BENCH-1', namespace: 'wr-bench' }),
-    [RECORDER_ENV.logLevel]: 'warn',
+    [RECORDER_ENV.logLevel]: 'info',
   },
 });
 const status = async () => (await (await fetch(`${api}/status`)).json()) as RecorderStatus;
@@ -200,6 +200,16 @@ try {
       `${seconds(sealMs)} s (catch-up, backwards completeness check, seal record, export), ` +
       `${(tar.length / 1024 / 1024).toFixed(1)} MiB tar`,
   );
+  const sealLine = recorder
+    .output()
+    .split('\n')
+    .find((l) => l.includes('"transcript sealed and exported"'));
+  if (sealLine) {
+    const { catchUpMs, completenessMs, exportMs } = JSON.parse(sealLine) as Record<string, number>;
+    console.log(
+      `  seal phases: catch-up ${catchUpMs} ms, completeness check ${completenessMs} ms, export ${exportMs} ms`,
+    );
+  }
   const r0 = performance.now();
   await (await fetch(`${api}/seal`, { method: 'POST' })).arrayBuffer();
   console.log(`second POST /seal (idempotent, cached export): ${(performance.now() - r0).toFixed(0)} ms`);

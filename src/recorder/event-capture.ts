@@ -56,6 +56,7 @@ const WAITABLE_FAILURES = new Set(['MEGOLM_UNKNOWN_INBOUND_SESSION_ID', 'OLM_UNK
 /** A pass over one room stops after this many pages and resumes on the next pass. */
 const MAX_PAGES_PER_PASS = 400;
 const RETRY_DECRYPT_EVERY_MS = 1_000;
+const COMPLETENESS_PAGE_LIMIT = 1_000;
 
 interface Prepared {
   raw: WireEvent;
@@ -165,7 +166,9 @@ export class EventCapture {
   }
 
   #messages(roomId: string, dir: 'f' | 'b', from: string | undefined): Promise<MessagesPage> {
-    const query = new URLSearchParams({ dir, limit: String(this.#pageLimit) });
+    // The backwards completeness check only needs ids: bigger pages (Synapse serves up to 1000), fewer round trips.
+    const limit = dir === 'b' ? COMPLETENESS_PAGE_LIMIT : this.#pageLimit;
+    const query = new URLSearchParams({ dir, limit: String(limit) });
     if (from !== undefined) query.set('from', from);
     return matrixRequest<MessagesPage>(
       this.#o.baseUrl,

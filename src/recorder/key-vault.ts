@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.ts';
 
@@ -64,6 +64,13 @@ export class KeyVault {
       data: data.toString('base64'),
     };
     await writeFileAtomic(join(this.#dir, VAULT_FILES[entry]), JSON.stringify(sealed));
+  }
+
+  /** Renames an unreadable file out of the way (never deleted: a human may still recover it); returns its name. */
+  async setAside(entry: VaultEntry): Promise<string> {
+    const name = `${VAULT_FILES[entry]}.unreadable-${Date.now()}`;
+    await rename(join(this.#dir, VAULT_FILES[entry]), join(this.#dir, name));
+    return name;
   }
 
   /** undefined when the file does not exist; throws when it exists but cannot be opened (wrong password, damage). */

@@ -296,13 +296,20 @@ export class Recorder {
 
   async #doSeal(): Promise<SealResult> {
     const started = performance.now();
+    const phases: Record<string, number> = {};
+    const lap = (name: string, since: number) => {
+      phases[name] = Math.round(performance.now() - since);
+      return performance.now();
+    };
     await this.#lastPump;
     let recordedLate = 0;
     const notes: string[] = [];
     const client = this.#session?.client;
     if (!this.#transcript.sealed) {
       if (client && this.#capture) {
+        let t = performance.now();
         await this.#drainAll(client);
+        t = lap('catchUpMs', t);
         for (const room of joinedRooms(client)) {
           const missing = await this.#capture.missingEventIds(room.roomId);
           if (missing.length === 0) continue;
@@ -311,6 +318,7 @@ export class Recorder {
           this.#roomTotals.set(room.roomId, (this.#roomTotals.get(room.roomId) ?? 0) + late);
           recordedLate += late;
         }
+        lap('completenessMs', t);
         if (recordedLate > 0) notes.push(`${recordedLate} event(s) recorded late by the completeness check`);
         notes.push(`completeness checked in ${joinedRooms(client).length} room(s)`);
       } else {
@@ -320,8 +328,10 @@ export class Recorder {
     }
     this.#metrics.transcriptLines.set(this.#transcript.count);
     this.#metrics.setHead(this.#transcript.head);
+    const t = performance.now();
     const archive = await buildUnsignedExport(this.#transcriptDir, this.#config.channel, new Date());
     await writeFileAtomic(join(this.#config.dataDir, EXPORT_FILE), archive);
+    lap('exportMs', t);
     this.#archive = archive;
     this.#log.info(
       {
@@ -330,6 +340,7 @@ export class Recorder {
         recordedLate,
         archiveBytes: archive.length,
         ms: Math.round(performance.now() - started),
+        ...phases,
       },
       'transcript sealed and exported',
     );

@@ -3,7 +3,7 @@ import type { AuthDict } from 'matrix-js-sdk/lib/interactive-auth.js';
 import { type Logger as SdkLogger, logger as sdkGlobalLogger } from 'matrix-js-sdk/lib/logger.js';
 import type { Logger } from '../observability/logger.ts';
 import type { RecorderConfig } from './config.ts';
-import type { KeyVault } from './key-vault.ts';
+import type { KeyVault, VaultEntry } from './key-vault.ts';
 import type { StateStore } from './state-store.ts';
 
 /**
@@ -34,6 +34,20 @@ export interface RecorderSession {
 
 const FIRST_SYNC_TIMEOUT_MS = 120_000;
 const OWN_SIGNATURE_WAIT_MS = 15_000;
+
+/**
+ * A vault file that cannot be opened (the password was rotated, the file is damaged) must not keep the recorder
+ * from recording: it is set aside (kept for a human, never overwritten) and the recorder starts without it.
+ */
+async function readVault(vault: KeyVault, entry: VaultEntry, log: Logger): Promise<string | undefined> {
+  try {
+    return await vault.read(entry);
+  } catch (err) {
+    const aside = await vault.setAside(entry);
+    log.error({ entry, reason: (err as Error).message, keptAs: aside }, 'vault file unreadable; starting without it');
+    return undefined;
+  }
+}
 
 async function waitForOwnSignature(
   client: MatrixClient,
@@ -122,11 +136,27 @@ export async function openSession(
     deviceId: login.device_id,
     logger: quiet,
   });
+  try {
+    return await setUpDevice(client, login, passwordAuth, vault, log);
+  } catch (err) {
+    // The next attempt logs in again (and deletes this device); this client must not go on syncing meanwhile.
+    client.stopClient();
+    throw err;
+  }
+}
+
+async function setUpDevice(
+  client: MatrixClient,
+  login: { user_id: string; device_id: string; access_token: string },
+  passwordAuth: (session?: string) => AuthDict,
+  vault: KeyVault,
+  log: Logger,
+): Promise<RecorderSession> {
   await client.initRustCrypto({ useIndexedDB: false });
   const crypto = client.getCrypto();
   if (!crypto) throw new Error('crypto did not initialise');
 
-  const roomKeys = await vault.read('roomKeys');
+  const roomKeys = await readVault(vault, 'roomKeys', log);
   if (roomKeys) {
     await crypto.importRoomKeysAsJson(roomKeys);
     log.info({ sessions: (JSON.parse(roomKeys) as unknown[]).length }, 'room keys restored from the vault');
@@ -148,7 +178,7 @@ export async function openSession(
   await prepared;
 
   let identityRestored = false;
-  const bundle = await vault.read('secrets');
+  const bundle = await readVault(vault, 'secrets', log);
   if (bundle) {
     try {
       // The import checks the private keys against the public identity, which must be downloaded first.

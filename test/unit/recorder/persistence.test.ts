@@ -24,6 +24,12 @@ test('the key vault round-trips, keeps no plaintext on disk, and refuses a wrong
   assert.equal(await new KeyVault(dir, 'the-recorder-password').read('roomKeys'), secret);
   await assert.rejects(new KeyVault(dir, 'another-password').read('roomKeys'), /cannot be decrypted/);
   assert.equal(await new KeyVault(dir, 'the-recorder-password').read('secrets'), undefined);
+  // An unreadable file is set aside, never deleted; the next read finds nothing and the recorder starts fresh.
+  const aside = await new KeyVault(dir, 'another-password').setAside('roomKeys');
+  assert.match(aside, /^room-keys\.vault\.unreadable-\d+$/);
+  assert.equal(await new KeyVault(dir, 'another-password').read('roomKeys'), undefined);
+  assert.equal(await new KeyVault(dir, 'the-recorder-password').read('roomKeys'), undefined);
+  assert.ok((await readFile(join(dir, aside), 'utf8')).length > 0);
 });
 
 test('the state store persists cursors and devices atomically and reloads them', async () => {
