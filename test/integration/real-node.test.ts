@@ -229,6 +229,8 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
       // busybox-static has no NSS for getaddrinfo (and its wget -T crashes): nslookup asks CoreDNS itself.
       [
         'echo job-started',
+        'cat /etc/resolv.conf',
+        'echo "outside: $(nslookup example.com 2>&1 | tail -2 | tr "\\n" " ")"',
         `ip=$(nslookup web.${NS}.svc.cluster.local | awk '/^Name:/{f=1} f&&/^Address/{print $2}')`,
         'echo "resolved to $ip"',
         'timeout 10 wget -q -O - "http://$ip/"',
@@ -237,6 +239,10 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
     );
     assert.match(logs, /job-started/);
     assert.match(logs, /resolved to 10\.96\./);
+    // Cluster names only: the pod's resolver is CoreDNS with the cluster search path, and outside names do not resolve.
+    assert.match(logs, /^nameserver 10\.96\.0\.10$/m);
+    assert.match(logs, new RegExp(`^search ${NS}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local$`, 'm'));
+    assert.doesNotMatch(logs, /outside: .*Address: \d/);
     assert.match(logs, /warroom real-node test image/);
     assert.match(logs, /job-done/);
   });
