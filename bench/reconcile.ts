@@ -7,6 +7,9 @@
 // Sizes can be lowered for a quick run: BENCH_SEQ=20 BENCH_BURST=50 BENCH_LIVE=100 npm run bench -- reconcile
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminClient } from '../hack/cluster/admin-client.ts';
 import { startCluster } from '../hack/cluster/local-cluster.ts';
@@ -16,7 +19,7 @@ import type { KubeObject } from '../src/kube/objects.ts';
 import { Reflector } from '../src/kube/reflector.ts';
 import { KubeRest } from '../src/kube/rest.ts';
 import { describeCluster } from '../test/cluster/index.ts';
-import { installCrd, offsetClock, startTestOperator, testShard } from '../test/support/operator.ts';
+import { installCrd, kwokEvidenceFlags, offsetClock, startTestOperator, testShard } from '../test/support/operator.ts';
 
 const SEQ = Number(process.env.BENCH_SEQ ?? 100);
 const BURST = Number(process.env.BENCH_BURST ?? 200);
@@ -71,6 +74,7 @@ const operator = spawn(
     '--workers=8',
     '--http-port=0',
     '--secrets=plain',
+    ...kwokEvidenceFlags(await mkdtemp(join(tmpdir(), 'warroom-bench-evidence-'))),
   ],
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );

@@ -230,7 +230,12 @@ async function recorderEvidence(
   clock: Clock,
   log: Logger,
 ): Promise<EvidenceHook> {
-  const signingKey = await loadOrCreateSigningKey(config.signingKey);
+  const signingKey = await loadOrCreateSigningKey(config.signingKey).catch((err: unknown) => {
+    throw new Error(
+      `cannot load or create the evidence signing key ${config.signingKey} (--signing-key; the chart mounts a ` +
+        `volume at /var/lib/warroom): ${err instanceof Error ? err.message : String(err)}`,
+    );
+  });
   return new RecorderEvidence({
     recorder,
     store: new FileEvidenceStore(config.evidenceDir),

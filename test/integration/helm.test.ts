@@ -31,6 +31,7 @@ import { LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY } from '../../src/control
 import { loadOrCreateSigningKey } from '../../src/evidence/signing.ts';
 import { useCluster } from '../cluster/index.ts';
 import { eventually, kubectl } from '../support/kubectl.ts';
+import { kwokEvidenceFlags } from '../support/operator.ts';
 import { rsaKeyPair, selfSignedCertPem } from '../support/sealed-secrets-certs.ts';
 
 const run = promisify(execFile);
@@ -633,13 +634,8 @@ describe('helm chart', () => {
             `--identity=${identity}`,
             // Only this test's channel: the shared cluster may hold other tests' channels and operators.
             `--channel-selector=warroom.dev/test=${inst.channel}`,
-            // kwok runs no pods, so no recorder ever answers: teardown records EvidenceArchived=False and goes on
-            // (the chart's in-cluster operator keeps policy require). Port 9 on loopback refuses at once.
-            '--evidence-policy=skip-unreachable',
-            '--recorder-status-url=http://127.0.0.1:9/{namespace}',
-            '--recorder-control-url=http://127.0.0.1:9/{namespace}',
-            `--evidence-dir=${join(workDir, `evidence-${mode}`)}`,
-            `--signing-key=${join(workDir, `signing-key-${mode}.pem`)}`,
+            // The chart's in-cluster operator keeps policy require; on kwok no recorder runs (see the helper).
+            ...kwokEvidenceFlags(join(workDir, `evidence-${mode}`)),
             ...secretArgs,
           ],
           { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } },

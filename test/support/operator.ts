@@ -31,6 +31,21 @@ export function offsetClock(offsetMs: number): Clock {
   return { ...realClock, now: () => new Date(Date.now() + offsetMs) };
 }
 
+/**
+ * Evidence settings for an operator run against kwok, which runs no pods, so no recorder ever answers: teardown says
+ * so (EvidenceArchived=False) and goes on, instead of keeping the namespace as real war rooms do. Port 9 on loopback
+ * refuses at once. Tests of the real evidence path pass their own recorder URLs and policy after these.
+ */
+export function kwokEvidenceFlags(stateDir: string): string[] {
+  return [
+    '--evidence-policy=skip-unreachable',
+    '--recorder-status-url=http://127.0.0.1:9/{namespace}',
+    '--recorder-control-url=http://127.0.0.1:9/{namespace}',
+    `--evidence-dir=${join(stateDir, 'archives')}`,
+    `--signing-key=${join(stateDir, 'signing-key.pem')}`,
+  ];
+}
+
 export async function startTestOperator(
   cluster: TestCluster,
   opts: { selector: string; clock?: Clock; args?: string[]; logTo?: NodeJS.WritableStream },
@@ -39,13 +54,7 @@ export async function startTestOperator(
   const config = loadConfig(
     [
       `--kubeconfig=${cluster.kubeconfig}`,
-      // kwok runs no pods, so no recorder ever answers: teardown says so (EvidenceArchived=False) and goes on. Port 9
-      // on loopback refuses at once. Tests of the real evidence path pass their own recorder URLs and policy.
-      '--evidence-policy=skip-unreachable',
-      '--recorder-status-url=http://127.0.0.1:9/{namespace}',
-      '--recorder-control-url=http://127.0.0.1:9/{namespace}',
-      `--evidence-dir=${join(evidence, 'archives')}`,
-      `--signing-key=${join(evidence, 'signing-key.pem')}`,
+      ...kwokEvidenceFlags(evidence),
       '--leader-elect=false',
       `--channel-selector=${opts.selector}`,
       '--namespace=warroom-system',
