@@ -60,6 +60,8 @@ export type NodeKind = 'kwok' | 'real';
 export const SERVICE_CIDR = '10.96.0.0/16';
 export const POD_CIDR = '10.244.0.0/16';
 export const KWOK_NODE_PREFIX = 'kwok-node-';
+/** The timing mark of a real node's host side (lock taken, bridge up). */
+export const REAL_NODE_HOST_READY = 'real node: lock taken, bridge up';
 
 /**
  * Starts a real, throwaway control plane on loopback: etcd, kube-apiserver (RBAC, PSA, service-account tokens),
@@ -112,6 +114,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
         lockWaitMs: opts.realNodeLockWaitMs,
         log,
       });
+      // Includes any wait for another real-node run on the machine (one at a time): benches subtract it.
+      mark(REAL_NODE_HOST_READY);
     }
     const pki = await createPki(dir);
     const caPem = await readFile(pki.caCert, 'utf8');
