@@ -366,6 +366,40 @@ describe('recorder sidecar (real Synapse, real provisioner, recorder child proce
     assert.equal(bad.status, 400);
   });
 
+  // The forward cursor is what makes capture gap-free; the seal's backwards completeness check is the independent
+  // second line. Prove it catches a gap: stop the recorder, send two messages, move the persisted cursor past them
+  // (as a damaged state file might), restart. The forward catch-up misses them; the seal must record them late.
+  const skipped: string[] = [];
+  test('a cursor moved past events leaves them out of the catch-up (setting up the completeness check)', async () => {
+    // Both senders speak first, so the recorder holds their current Megolm sessions (the point here is the
+    // completeness check, not the key-loss case the SIGKILL test covers).
+    await waitForEvents([
+      await users.alice!.sendText(ops, 'before the stop (alice)'),
+      await users.bob!.sendText(ops, 'before the stop (bob)'),
+    ]);
+    await recorder!.stop();
+    outputs.push(recorder!.output());
+    skipped.push(await users.alice!.sendText(ops, 'skipped-1: sent while the cursor will be moved past it'));
+    skipped.push(await users.bob!.sendText(ops, 'skipped-2: likewise'));
+    const end = await matrixRequest<{ start: string }>(
+      synapse.baseUrl,
+      'GET',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(ops)}/messages?dir=b&limit=1`,
+      { accessToken: users.alice!.accessToken },
+    );
+    const statePath = join(dataDir, 'recorder-state.json');
+    const state = JSON.parse(await readFile(statePath, 'utf8'));
+    state.cursors[ops] = end.start;
+    await writeFile(statePath, JSON.stringify(state));
+    await startRecorder();
+    await waitUntil('recorder ready again', async () => (await fetch(`${api}/readyz`)).ok, recorder!, 90_000);
+    const have = new Set((await transcript()).map((r) => r.eventId));
+    assert.deepEqual(
+      skipped.filter((id) => have.has(id)),
+      [],
+    );
+  });
+
   test('POST /seal returns the export tar, ends the transcript with the seal record, and is idempotent', async (t) => {
     assert.equal((await fetch(`${api}/archive`)).status, 404);
     const last = await users.carol!.sendText(ops, 'last words before the seal');
@@ -377,6 +411,12 @@ describe('recorder sidecar (real Synapse, real provisioner, recorder child proce
     t.diagnostic(`seal + export: ${Math.round(performance.now() - started)} ms, ${tar.length} bytes`);
     const records = await transcript();
     assert.equal(records.at(-1)?.kind, 'seal');
+    // The completeness check recorded the skipped events late, decrypted, before the seal record, and says so.
+    for (const id of skipped) {
+      const r = records.find((x) => x.eventId === id);
+      assert.equal(r?.decryption, 'decrypted', `${id}: ${r?.decryptionError} ${r?.sessionId}`);
+    }
+    assert.match(String((records.at(-1)?.content as { note?: string }).note), /2 event\(s\) recorded late/);
     assert.ok(
       records.some((r) => r.eventId === last),
       'what was sent before the seal is in',
