@@ -10,7 +10,7 @@
 //      tar with the HTML rendering) with that many events in the room.
 // npm run bench -- recorder
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -210,6 +210,8 @@ try {
       `  seal phases: catch-up ${catchUpMs} ms, completeness check ${completenessMs} ms, export ${exportMs} ms`,
     );
   }
+  const rss = (await readFile(`/proc/${recorder.child.pid}/status`, 'utf8').catch(() => '')).match(/VmRSS:\s+(\d+)/);
+  if (rss) console.log(`  recorder RSS after the seal: ${(Number(rss[1]) / 1024).toFixed(0)} MiB`);
   const r0 = performance.now();
   await (await fetch(`${api}/seal`, { method: 'POST' })).arrayBuffer();
   console.log(`second POST /seal (idempotent, cached export): ${(performance.now() - r0).toFixed(0)} ms`);
