@@ -1,0 +1,320 @@
+// The war room END TO END ON A REAL NODE: kubelet + containerd run every pod from images built here. The operator is
+// a pod installed by our Helm chart, the sealed-secrets controller a pod installed by its upstream chart. Synapse
+// becomes Ready through its real /health probe, the provisioning Job really registers users and creates rooms, the
+// recorder sidecar really joins; a participant on the host logs in through the Synapse Service's ClusterIP with the
+// password the controller unsealed, and talks in #ops (E2EE). Faults: the Synapse container SIGKILLed mid-conversation
+// (the transcript keeps every message once), a missing image (a clear condition, not a silent Pending). Closing the
+// channel archives and verifies the evidence on the operator's volume, and the namespace and its containers go.
+// Root on Linux only; one real node per machine, so this waits for the lock while another real-node run holds it.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { realNodeUnsupportedReason } from '../../hack/cluster/real-node.ts';
+import { readTar } from '../../src/evidence/tar.ts';
+import { TRANSCRIPT_FILE, type TranscriptRecord } from '../../src/evidence/transcript.ts';
+import { eventually } from '../support/kubectl.ts';
+import type { SdkUser } from '../support/matrix-sdk-client.ts';
+import {
+  type Channel,
+  conditionOf,
+  EVIDENCE_MOUNT,
+  joinOps,
+  startParticipant,
+  startWarRoomEnv,
+  uniqueChannelName,
+  type WarRoomEnv,
+} from '../support/real-node-warroom.ts';
+
+const run = promisify(execFile);
+const NODE = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/warroom.mjs', import.meta.url));
+const unsupported = realNodeUnsupportedReason();
+
+describe('the war room on a real node', { skip: unsupported ? `skipped: ${unsupported}` : false }, () => {
+  let env: WarRoomEnv;
+  let work: string;
+  const name = uniqueChannelName('real');
+  let namespace = '';
+  let ops = '';
+  const users: SdkUser[] = [];
+  /** Every message a participant sent, by event id: each must be in the archived transcript exactly once. */
+  const sent = new Map<string, string>();
+  let archivePath = '';
+  const figures: Record<string, number> = {};
+
+  before(
+    async () => {
+      work = await mkdtemp(join(tmpdir(), 'warroom-real-e2e-'));
+      env = await startWarRoomEnv();
+      console.log(`set-up (s): ${JSON.stringify(env.timings)}`);
+    },
+    { timeout: 40 * 60_000 },
+  );
+
+  after(async () => {
+    for (const u of users) await u.stop().catch(() => {});
+    await env?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+    console.log(`figures (s): ${JSON.stringify(figures)}`);
+  });
+
+  test('apply → Ready: Synapse Ready by its /health probe, the Job provisions, coturn runs, the recorder joins', async () => {
+    const applied = performance.now();
+    await env.k.apply(env.channelManifest(name));
+    const ready = await env.waitForChannel(
+      name,
+      'Ready',
+      (c) => (c.status?.phase === 'Ready' ? c : undefined),
+      600_000,
+    );
+    figures['apply → Ready'] = Number(((performance.now() - applied) / 1000).toFixed(1));
+    namespace = ready.status?.namespace ?? '';
+    assert.ok(namespace);
+    for (const type of ['SynapseReady', 'UsersProvisioned', 'TurnReady', 'ElementReady', 'SecretsSealed']) {
+      assert.equal(conditionOf(ready, type)?.status, 'True', `${type}: ${conditionOf(ready, type)?.message}`);
+    }
+
+    // The pods really run: Synapse and the recorder sidecar Ready (the kubelet ran the /health probe), the Job done.
+    const synapse = await env.k.getJson<{
+      spec: { containers: { name: string; readinessProbe?: { httpGet?: { path: string } } }[] };
+      status: { containerStatuses: { name: string; ready: boolean; started?: boolean }[] };
+    }>(['-n', namespace, 'pod', 'synapse-0']);
+    assert.equal(synapse?.spec.containers.find((c) => c.name === 'synapse')?.readinessProbe?.httpGet?.path, '/health');
+    assert.deepEqual(synapse?.status.containerStatuses.map((c) => [c.name, c.ready]).sort(), [
+      ['recorder', true],
+      ['synapse', true],
+    ]);
+    const jobs = await env.k.getJson<{ items: { status: { succeeded?: number } }[] }>(['-n', namespace, 'jobs']);
+    assert.equal(jobs?.items[0]?.status.succeeded, 1, 'the provisioning Job completed');
+    const jobLog = await env.k.exec(['-n', namespace, 'logs', 'job/' + (await jobName(env, namespace))]);
+    assert.match(jobLog, /provisioning complete/);
+    assert.match(jobLog, /"account":"created"/);
+    const running = await env.containersOf(namespace);
+    for (const c of ['synapse', 'recorder', 'coturn', 'element']) {
+      assert.ok(
+        running.some((x) => x.container === c),
+        `containerd runs a ${c} container`,
+      );
+    }
+
+    // The recorder joined both rooms before anyone was invited, and the operator copies its figures into status.
+    const status = await env.recorderStatus(namespace);
+    assert.equal(status.ready, true);
+    assert.deepEqual(status.rooms.map((r) => r.alias?.split(':')[0]).sort(), ['#control', '#ops']);
+    const recording = await pokeUntil(env, name, 'Recording=True', (c) =>
+      conditionOf(c, 'Recording')?.status === 'True' && (c.status?.recording?.events ?? 0) > 0 ? c : undefined,
+    );
+    assert.match(recording.status?.recording?.headHash ?? '', /^[0-9a-f]{64}$/);
+  });
+
+  test('a participant on the host logs in through the Synapse ClusterIP, sees E2EE on, and is recorded', async () => {
+    assert.ok(namespace, 'the channel came up');
+    const falcon = await startParticipant(env, namespace, 'falcon');
+    users.push(falcon);
+    const heron = await startParticipant(env, namespace, 'heron');
+    users.push(heron);
+    ops = await joinOps(env, namespace, falcon);
+    await joinOps(env, namespace, heron);
+    assert.equal(await falcon.isEncryptionEnabled(ops), true, '#ops is end-to-end encrypted');
+
+    const before = (await env.recorderStatus(namespace)).events;
+    const t0 = performance.now();
+    const body = 'containment: the jump host is off the network';
+    const id = await falcon.sendText(ops, body);
+    sent.set(id, body);
+    const seen = await heron.waitForDecryptedMessage(ops, body, 60_000);
+    assert.equal(seen.wireType, 'm.room.encrypted', 'it crossed the wire encrypted');
+    sent.set(await heron.sendText(ops, 'ack, imaging it now'), 'ack, imaging it now');
+    await eventually(
+      'the recorder holds both messages',
+      async () => (await env.recorderStatus(namespace)).events >= before + 2,
+      60_000,
+    );
+    figures['message → recorded'] = Number(((performance.now() - t0) / 1000).toFixed(1));
+    const poked = await pokeUntil(env, name, 'status.recording.events grows', (c) =>
+      (c.status?.recording?.events ?? 0) >= before + 2 ? c : undefined,
+    );
+    assert.ok((poked.status?.recording?.events ?? 0) >= before + 2);
+  });
+
+  test('the Synapse container SIGKILLed mid-conversation restarts; messages before and after are all recorded', async () => {
+    assert.ok(ops, 'the participants are in #ops');
+    const [falcon, heron] = users as [SdkUser, SdkUser];
+    const restartsBefore = await restartCount(env, namespace, 'synapse');
+    const pre = 'before the kill: disk image hash posted in #control';
+    sent.set(await falcon.sendText(ops, pre), pre);
+    await heron.waitForDecryptedMessage(ops, pre, 60_000);
+
+    const killed = performance.now();
+    await env.killContainer(namespace, 'synapse');
+    await eventually(
+      'Synapse restarted and Ready again',
+      async () => (await restartCount(env, namespace, 'synapse')) > restartsBefore && (await podReady(env, namespace)),
+      180_000,
+    );
+    figures['Synapse kill → Ready again'] = Number(((performance.now() - killed) / 1000).toFixed(1));
+
+    const post = ['after the restart: still here', 'after the restart: rotating the credentials now'];
+    sent.set(await falcon.sendText(ops, post[0] as string), post[0] as string);
+    sent.set(await heron.sendText(ops, post[1] as string), post[1] as string);
+    await heron.waitForDecryptedMessage(ops, post[0] as string, 90_000);
+    await falcon.waitForDecryptedMessage(ops, post[1] as string, 90_000);
+    const total = sent.size;
+    await eventually(
+      'the recorder caught up after the restart',
+      async () => {
+        const s = await env.recorderStatus(namespace);
+        const room = s.rooms.find((r) => r.roomId === ops);
+        return s.ready && room !== undefined && s.failed === 0 && s.decrypted >= total;
+      },
+      120_000,
+    );
+  });
+
+  test('a missing image is a clear condition on the channel, not a silent Pending', async () => {
+    const broken = uniqueChannelName('noimage');
+    const missing = `${env.images.synapse.ref.split(':')[0]}:not-imported`;
+    // Recording off: its recorder could never run, and there is no evidence to keep when it is deleted.
+    await env.k.apply(env.channelManifest(broken, { images: { synapse: missing }, recording: { enabled: false } }));
+    try {
+      const c = await env.waitForChannel(
+        broken,
+        'SynapseReady names the image pull failure',
+        (x) => {
+          const cond = conditionOf(x, 'SynapseReady');
+          return cond?.status === 'False' && /ErrImagePull|ImagePullBackOff|ErrImageNeverPull/.test(cond.reason)
+            ? x
+            : undefined;
+        },
+        180_000,
+      );
+      const synapseReady = conditionOf(c, 'SynapseReady');
+      assert.match(synapseReady?.message ?? '', new RegExp(missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+      assert.notEqual(c.status?.phase, 'Ready');
+      const ready = conditionOf(c, 'Ready');
+      assert.equal(ready?.status, 'False');
+      console.log(`missing image: SynapseReady ${synapseReady?.reason}: ${synapseReady?.message}`);
+    } finally {
+      await env.k.exec(['delete', 'incidentchannel', broken, '--wait=true', '--timeout=180s']).catch(() => {});
+    }
+  });
+
+  test('close: archived and verified on the operator volume, namespace and containers gone; warroom verify accepts it', async () => {
+    assert.ok(namespace, 'the channel came up');
+    for (const u of users.splice(0)) await u.stop();
+    const closing = performance.now();
+    await env.k.exec(['patch', 'incidentchannel', name, '--type=merge', '-p', '{"spec":{"closed":true}}']);
+    const since = () => Number(((performance.now() - closing) / 1000).toFixed(1));
+    // Where the time goes: the archive (seal, sign, store, verify) until the delete call, then the namespace's pods.
+    await eventually(
+      'the namespace is gone',
+      async () => {
+        const ns = await env.k.getJson<{ metadata: { deletionTimestamp?: string } }>(['namespace', namespace]);
+        if (ns?.metadata.deletionTimestamp && figures['close → namespace deleting'] === undefined)
+          figures['close → namespace deleting'] = since();
+        return ns === undefined;
+      },
+      300_000,
+    );
+    figures['close → namespace gone'] = since();
+    const closed = await env.waitForChannel(
+      name,
+      'Closed',
+      (c) => (c.status?.phase === 'Closed' ? c : undefined),
+      60_000,
+    );
+    assert.equal(
+      conditionOf(closed, 'EvidenceArchived')?.status,
+      'True',
+      conditionOf(closed, 'EvidenceArchived')?.message,
+    );
+    const location = closed.status?.archive?.location ?? '';
+    assert.ok(location.startsWith(`${EVIDENCE_MOUNT}/`), location);
+    assert.match(closed.status?.archive?.sha256 ?? '', /^[0-9a-f]{64}$/);
+
+    // Nothing of the namespace is left on the node (the kubelet's container GC removes dead containers of deleted pods).
+    await eventually(
+      'no container of the namespace left in containerd',
+      async () => (await env.anythingOf(namespace)).length === 0,
+      180_000,
+    );
+
+    // The archive, read from the evidence PV's directory on the host, with the operator's own public key.
+    const hostDir = await env.evidenceHostDir();
+    archivePath = join(hostDir, relative(EVIDENCE_MOUNT, location));
+    assert.ok(existsSync(archivePath), `${archivePath} exists on the host`);
+    // The chart keeps the operator's signing key on the same volume (no existingSecret): its public half pins verify.
+    const key = createPublicKey(await readFile(join(hostDir, 'signing-key.pem')));
+    const publicKeyFile = join(work, 'operator.pub.pem');
+    await writeFile(publicKeyFile, key.export({ type: 'spki', format: 'pem' }).toString());
+    const ok = await run(NODE, [BIN, 'verify', archivePath, '--public-key', publicKeyFile]);
+    assert.match(ok.stdout, /valid/i);
+
+    // The transcript: every message sent (before and after the Synapse kill) exactly once, decrypted; no event twice.
+    const { entries } = readTar(new Uint8Array(await readFile(archivePath)));
+    const transcript = entries.find((e) => e.name === TRANSCRIPT_FILE);
+    assert.ok(transcript, 'the archive holds the transcript');
+    const records = Buffer.from(transcript.data)
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as TranscriptRecord);
+    const ids = records.flatMap((r) => (r.eventId ? [r.eventId] : []));
+    assert.equal(new Set(ids).size, ids.length, 'no event is recorded twice');
+    for (const [id, body] of sent) {
+      const hits = records.filter((r) => r.eventId === id);
+      assert.equal(hits.length, 1, `"${body}" is recorded once`);
+      assert.equal(hits[0]?.decryption, 'decrypted');
+      assert.equal((hits[0]?.content as { body?: string } | undefined)?.body, body);
+    }
+    assert.equal(records.at(-1)?.kind, 'seal', 'the transcript ends with the seal record');
+  });
+});
+
+async function jobName(env: WarRoomEnv, namespace: string): Promise<string> {
+  const jobs = await env.k.getJson<{ items: { metadata: { name: string } }[] }>(['-n', namespace, 'jobs']);
+  const n = jobs?.items[0]?.metadata.name;
+  assert.ok(n, 'a provisioning Job exists');
+  return n;
+}
+
+async function restartCount(env: WarRoomEnv, namespace: string, container: string): Promise<number> {
+  const pod = await env.k.getJson<{ status: { containerStatuses?: { name: string; restartCount: number }[] } }>([
+    '-n',
+    namespace,
+    'pod',
+    'synapse-0',
+  ]);
+  return pod?.status.containerStatuses?.find((c) => c.name === container)?.restartCount ?? 0;
+}
+
+async function podReady(env: WarRoomEnv, namespace: string): Promise<boolean> {
+  const pod = await env.k.getJson<{ status: { conditions?: { type: string; status: string }[] } }>([
+    '-n',
+    namespace,
+    'pod',
+    'synapse-0',
+  ]);
+  return !!pod?.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** The operator reads the recorder's figures when it reconciles: a metadata change makes it look now. */
+async function pokeUntil<T>(env: WarRoomEnv, name: string, what: string, ok: (c: Channel) => T | undefined) {
+  return eventually(
+    what,
+    async () => {
+      await env.k.exec(['annotate', 'incidentchannel', name, `warroom.dev/poke=${Date.now()}`, '--overwrite']);
+      await new Promise((r) => setTimeout(r, 1000));
+      const c = await env.channel(name);
+      return c && ok(c);
+    },
+    60_000,
+  );
+}
