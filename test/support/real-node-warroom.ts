@@ -366,7 +366,10 @@ export async function startParticipant(env: WarRoomEnv, namespace: string, handl
   return startSdkUser(url, handle, password);
 }
 
-/** Resolves #ops, waits for the participant's invite (sent once the recorder is in) and joins; returns the room id. */
+/**
+ * Resolves #ops, waits for the participant's invite (sent once the recorder is in), joins, and waits until the client
+ * knows the room is encrypted; returns the room id.
+ */
 export async function joinOps(env: WarRoomEnv, namespace: string, user: SdkUser): Promise<string> {
   const server = user.userId.slice(user.userId.indexOf(':') + 1);
   const alias = encodeURIComponent(`#ops:${server}`);
@@ -378,6 +381,12 @@ export async function joinOps(env: WarRoomEnv, namespace: string, user: SdkUser)
   const roomId = ((await res.json()) as { room_id: string }).room_id;
   await user.waitForMembership(roomId, 'invite', 60_000);
   await user.joinRoom(roomId);
+  // Right after the join the client may not have processed the room's state yet: it would say "not encrypted" (and
+  // could send in clear). Wait, bounded, until its crypto knows the room is E2EE; the caller checks the answer.
+  const deadline = Date.now() + 20_000;
+  while (!(await user.isEncryptionEnabled(roomId)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
   return roomId;
 }
 
