@@ -3,13 +3,16 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type LocalCluster, startCluster } from '../../hack/cluster/local-cluster.ts';
 import type { Operator } from '../../src/operator.ts';
 import { describeCluster, type TestCluster } from '../cluster/index.ts';
 import { eventually, kubectl } from '../support/kubectl.ts';
-import { installCrd, offsetClock, startTestOperator, testShard } from '../support/operator.ts';
+import { installCrd, kwokEvidenceFlags, offsetClock, startTestOperator, testShard } from '../support/operator.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 let local: LocalCluster;
@@ -37,10 +40,10 @@ const channel = (name: string, shard: ReturnType<typeof testShard>, ttl = '72h')
   apiVersion: 'warroom.dev/v1alpha1',
   kind: 'IncidentChannel',
   metadata: { name, labels: { [shard.label]: shard.value } },
-  // Calls off: 20 coturn Services re-allocating relay NodePort blocks after a crash can still livelock (a known open
-  // bug, see the closing note of this change); the crash-safety of the lifecycle itself is what this file proves.
-  spec: { caseId: name, ttl, calls: { enabled: false }, participants: [{ handle: 'falcon', role: 'lead' }] },
+  spec: { caseId: name, ttl, participants: [{ handle: 'falcon', role: 'lead' }] },
 });
+
+const evidenceDir = mkdtempSync(join(tmpdir(), 'warroom-resilience-evidence-'));
 
 function operatorProcess(selector: string): ChildProcess {
   return spawn(
@@ -54,6 +57,7 @@ function operatorProcess(selector: string): ChildProcess {
       '--log-level=warn',
       '--http-port=0',
       '--secrets=plain',
+      ...kwokEvidenceFlags(evidenceDir),
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
@@ -97,7 +101,24 @@ test('SIGKILL mid-reconcile of 20 channels, then restart: all converge and no na
           (c) =>
             `${c.metadata.name}: ${c.status?.phase} ${c.status?.conditions?.find((x) => x.type === 'Ready')?.message}`,
         );
-      throw new Error(`${err.message}\n${stuck.join('\n')}`);
+      // And who holds which NodePorts, for a relay-port conflict.
+      const services = await k().getJson<
+        List<{ metadata: { namespace: string; name: string }; spec: { ports?: { nodePort?: number }[] } }>
+      >(['services', '-A']);
+      const held = (services?.items ?? [])
+        .map((svc) => {
+          const ports = (svc.spec.ports ?? []).map((p) => p.nodePort).filter((p): p is number => p !== undefined);
+          return ports.length
+            ? `${svc.metadata.namespace}/${svc.metadata.name}: ${Math.min(...ports)}-${Math.max(...ports)}`
+            : '';
+        })
+        .filter(Boolean);
+      const recorded = (list?.items ?? []).map(
+        (c) => `${c.metadata.name}: ${JSON.stringify((c.status as { relayPorts?: unknown } | undefined)?.relayPorts)}`,
+      );
+      throw new Error(
+        `${err.message}\n${stuck.join('\n')}\nnode ports:\n${held.join('\n')}\nrecorded:\n${recorded.join('\n')}`,
+      );
     });
     assert.ok((readyBefore ?? 0) < 20, `the kill landed mid-way (${readyBefore} of 20 were Ready)`);
     const owned = await k().getJson<List<{ metadata: { name: string; labels: Record<string, string> } }>>([

@@ -66,6 +66,12 @@ const EVIDENCE_RETRY_MS = 30_000;
 const PROVISIONING_POLL_MS = 3_000;
 /** How often a live war room's transcript figures (events, head hash) are refreshed into status. */
 const RECORDING_REFRESH_MS = 60_000;
+/** Longer than the apiserver takes to reclaim a leaked NodePort (three repair passes, 3 min apart). */
+const REFUSED_BLOCK_MS = 12 * 60_000;
+const NODE_PORT_TAKEN = /provided port is already allocated/;
+
+const recordedRelayPorts = (channel: ChannelState) =>
+  (channel.status as { relayPorts?: { min: number; max: number } } | undefined)?.relayPorts;
 
 /**
  * One IncidentChannel, top to bottom like its lifecycle (the Cluster API shape): get → deletion → finalizer →
@@ -76,6 +82,12 @@ export class IncidentChannelReconciler {
   /** Fingerprint of the desired state last applied per channel, and the resourceVersions our applies produced. */
   readonly #applied = new Map<string, string>();
   readonly #ourVersions = new Map<string, string>();
+  /**
+   * Relay blocks the apiserver refused ("provided port is already allocated") although no Service holds them: a
+   * client that died mid-request (an operator SIGKILLed while creating a Service) can leak NodePort allocations,
+   * which the apiserver's repair loop frees only after several 3-minute passes. Until then, probe other blocks.
+   */
+  readonly #refusedRelayBlocks = new Map<number, number>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -161,6 +173,10 @@ export class IncidentChannelReconciler {
       observed.components = await observeWorkloads(this.#d.client, desired);
       observed.recording = await this.#observeRecording(ctx, observed.components);
     } catch (err) {
+      if (relayPorts && !recordedRelayPorts(channel) && NODE_PORT_TAKEN.test(describeError(err))) {
+        this.#refusedRelayBlocks.set(relayPorts.min, this.#d.now().getTime() + REFUSED_BLOCK_MS);
+        rc.log.warn({ relayPorts }, 'the apiserver refused this relay block; trying another one next time');
+      }
       observed.applyError = describeError(err);
       await this.#writeStatus(obj, computeStatus(obj, observed, this.#d.now()));
       throw err;
@@ -238,7 +254,7 @@ export class IncidentChannelReconciler {
   async #relayPorts(channel: ChannelState): Promise<{ min: number; max: number } | undefined> {
     if (channel.spec.calls?.enabled === false || channel.spec.calls?.turn?.relayPorts) return undefined;
     // Checked first so a settled channel never lists every coturn Service in the cluster on its reconciles.
-    const recorded = (channel.status as { relayPorts?: { min: number; max: number } } | undefined)?.relayPorts;
+    const recorded = recordedRelayPorts(channel);
     if (recorded) return recorded;
     const namespace = namespaceName(channel.spec.caseId, channel.uid, this.#d.settings.namespacePrefix);
     const services = await this.#d.client.list<KubeObject & { spec?: { ports?: { nodePort?: number }[] } }>(
@@ -267,6 +283,11 @@ export class IncidentChannelReconciler {
       if (o.status?.phase === 'Closed' || o.status?.phase === 'Expired') continue;
       const block = o.status?.relayPorts ?? o.spec?.calls?.turn?.relayPorts;
       if (block) taken.push(block);
+    }
+    const now = this.#d.now().getTime();
+    for (const [min, until] of this.#refusedRelayBlocks) {
+      if (until <= now) this.#refusedRelayBlocks.delete(min);
+      else taken.push({ min, max: min });
     }
     return allocateRelayPorts(channel.uid, taken);
   }
