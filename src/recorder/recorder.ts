@@ -42,6 +42,7 @@ const LOGIN_DEADLINE_MS = 60 * 60 * 1000;
 const AUDIT_EVERY_MS = 5_000;
 const SAFETY_PASS_EVERY_MS = 30_000;
 const NOTICE_TIMEOUT_MS = 30_000;
+const LIVE_TIMELINE_MAX_EVENTS = 500;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -223,6 +224,12 @@ export class Recorder {
     }
     await this.#drainAll(client);
     this.#caughtUp = true;
+    // The SDK's live timeline is not what we record (capture pages /messages), but it keeps every synced event in
+    // memory for the life of the process. Dropping it, as the SDK itself does on a gappy sync, bounds the memory of
+    // a long incident; room state (members, encryption) carries over to the new timeline.
+    for (const room of joinedRooms(client)) {
+      if (room.getLiveTimeline().getEvents().length > LIVE_TIMELINE_MAX_EVENTS) room.resetLiveTimeline();
+    }
   }
 
   async #drainAll(client: MatrixClient): Promise<void> {
