@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { namespaceName } from '../../src/controllers/incidentchannel/names.ts';
 import { loadOrCreateSigningKey, publicKeyOf } from '../../src/evidence/signing.ts';
-import { type ProvisionParticipant, provision } from '../../src/matrix/provisioner.ts';
+import { provision } from '../../src/matrix/provisioner.ts';
 import type { Operator } from '../../src/operator.ts';
 import { RECORDER_ENV } from '../../src/recorder/config.ts';
 import { useCluster } from '../cluster/index.ts';
@@ -25,19 +25,19 @@ import { type PeerProcess, startPeerProcess, waitUntil } from '../support/matrix
 import { type SdkUser, startSdkUser } from '../support/matrix-sdk-client.ts';
 import { installCrd, startTestOperator, testShard } from '../support/operator.ts';
 import { type SynapsePeer, startSynapse } from '../support/synapse-peer.ts';
+import { MAIN, NODE, warRoomAccounts } from '../support/war-room-accounts.ts';
 
 const run = promisify(execFile);
-const NODE = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/warroom.mjs', import.meta.url));
 const SERVER = 'inc-evidence.invalid';
-const password = () => `pw-${randomBytes(18).toString('base64url')}`;
-const ADMIN = { handle: 'warroom-admin', password: password() };
-const RECORDER = { handle: 'warroom-recorder', password: password() };
-const PARTICIPANTS: ProvisionParticipant[] = [
-  { handle: 'alice', role: 'lead', password: password() },
-  { handle: 'bob', role: 'responder', password: password() },
-];
+const {
+  admin: ADMIN,
+  recorder: RECORDER,
+  participants: PARTICIPANTS,
+} = warRoomAccounts([
+  { handle: 'alice', role: 'lead' },
+  { handle: 'bob', role: 'responder' },
+]);
 
 const cluster = useCluster();
 const shard = testShard();

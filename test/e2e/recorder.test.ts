@@ -11,31 +11,30 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { readTar } from '../../src/evidence/tar.ts';
 import { type TranscriptRecord, verifyChain } from '../../src/evidence/transcript.ts';
 import { verifyArchive } from '../../src/evidence/verify.ts';
 import { matrixRequest } from '../../src/matrix/matrix-http.ts';
-import { type ProvisionParticipant, type ProvisionSummary, provision } from '../../src/matrix/provisioner.ts';
+import { type ProvisionSummary, provision } from '../../src/matrix/provisioner.ts';
 import { RECORDER_ENV } from '../../src/recorder/config.ts';
 import type { RecorderStatus } from '../../src/recorder/recorder.ts';
 import { freeTcpPort } from '../support/matrix-ports.ts';
 import { type PeerProcess, startPeerProcess, waitUntil } from '../support/matrix-process.ts';
 import { type SdkUser, startSdkUser } from '../support/matrix-sdk-client.ts';
 import { type SynapsePeer, startSynapse } from '../support/synapse-peer.ts';
+import { MAIN, NODE, warRoomAccounts } from '../support/war-room-accounts.ts';
 
-const NODE = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const SERVER = 'inc-rec.invalid';
-const password = () => `pw-${randomBytes(18).toString('base64url')}`;
-const ADMIN = { handle: 'warroom-admin', password: password() };
-const RECORDER = { handle: 'warroom-recorder', password: password() };
-const PARTICIPANTS: ProvisionParticipant[] = [
-  { handle: 'alice', role: 'lead', password: password() },
-  { handle: 'bob', role: 'responder', password: password() },
-  { handle: 'carol', role: 'scribe', password: password() },
-];
+const {
+  admin: ADMIN,
+  recorder: RECORDER,
+  participants: PARTICIPANTS,
+} = warRoomAccounts([
+  { handle: 'alice', role: 'lead' },
+  { handle: 'bob', role: 'responder' },
+  { handle: 'carol', role: 'scribe' },
+]);
 const mxid = (handle: string) => `@${handle}:${SERVER}`;
 const SECRETS = [ADMIN, RECORDER, ...PARTICIPANTS].map((a) => a.password);
 
