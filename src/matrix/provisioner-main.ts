@@ -47,6 +47,32 @@ const readSecret = async (path: string) => {
   }
 };
 
+/** The Job starts together with Synapse, which may still be starting (or migrating its database) for minutes. */
+const HOMESERVER_WAIT_MS = 15 * 60_000;
+
+/**
+ * Waits, bounded, until the homeserver answers /health. Without it the Job's first pod met a Synapse that was not up
+ * yet (connection refused) and failed, and the channel waited out the Job's back-off (seen on a real node).
+ */
+async function waitForHomeserver(baseUrl: string, log: Logger, waitMs = HOMESERVER_WAIT_MS): Promise<void> {
+  const url = `${baseUrl.replace(/\/+$/, '')}/health`;
+  const deadline = Date.now() + waitMs;
+  let told = false;
+  for (;;) {
+    const ok = await fetch(url, { signal: AbortSignal.timeout(5_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`the homeserver did not answer ${url} within ${waitMs / 1000} s`);
+    if (!told) {
+      log.info({ url }, 'waiting for the homeserver to answer /health');
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
 export async function runProvisioner(env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
@@ -62,6 +88,7 @@ export async function runProvisioner(env: NodeJS.ProcessEnv, log: Logger): Promi
       password: await readSecret(p.passwordFile),
     })),
   );
+  await waitForHomeserver(e.WARROOM_HOMESERVER_URL, log);
   const started = performance.now();
   const summary = await provision({
     baseUrl: e.WARROOM_HOMESERVER_URL,
@@ -71,6 +98,9 @@ export async function runProvisioner(env: NodeJS.ProcessEnv, log: Logger): Promi
     recorder: { handle: e.WARROOM_RECORDER_HANDLE, password: await readSecret(e.WARROOM_RECORDER_PASSWORD_FILE) },
     participants,
     rooms: e.WARROOM_ROOMS ?? DEFAULT_ROOMS,
+    // The sidecar joins by itself; the Job waits for it (bounded) and never joins a device-less recorder for it.
+    recorderJoinsItself: e.WARROOM_RECORDER_JOINS_ITSELF === 'true',
+    recorderJoinTimeoutMs: 10 * 60_000,
     logger: log,
   });
   log.info(

@@ -60,7 +60,13 @@ export interface ProvisionParams {
    * provisioner logs in as the recorder and joins on its behalf, then logs that session out.
    */
   waitForRecorderJoin?: (roomId: string, recorderUserId: string) => Promise<void>;
-  /** Upper bound on `waitForRecorderJoin`; default 120 s. */
+  /**
+   * The recorder sidecar joins on invite by itself (the Job's case): wait, as the admin bot, until the room shows it
+   * joined and its device has published its keys, instead of joining on its behalf (which would give the room a
+   * recorder membership but no recording device). Ignored when `waitForRecorderJoin` is given.
+   */
+  recorderJoinsItself?: boolean;
+  /** Upper bound on waiting for the recorder's join; default 120 s. */
   recorderJoinTimeoutMs?: number;
   logger?: ProvisionLogger;
   fetch?: FetchLike;
@@ -210,6 +216,21 @@ class Homeserver {
   async roomState(roomId: string): Promise<StateEvent[]> {
     const { state } = await this.call<{ state: StateEvent[] }>('GET', `/_synapse/admin/v1/rooms/${enc(roomId)}/state`);
     return state;
+  }
+}
+
+/** Polls until the recorder is joined to `roomId` and has a device with published keys (bounded by the caller). */
+async function recorderJoined(hs: Homeserver, roomId: string, recorderUserId: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const joined = membershipOf(await hs.roomState(roomId), recorderUserId) === 'join';
+    if (joined) {
+      const keys = (await hs.call('POST', '/_matrix/client/v3/keys/query', {
+        device_keys: { [recorderUserId]: [] },
+      })) as { device_keys?: Record<string, Record<string, unknown>> };
+      if (Object.keys(keys.device_keys?.[recorderUserId] ?? {}).length > 0) return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
@@ -376,9 +397,15 @@ export async function provision(params: ProvisionParams): Promise<ProvisionSumma
         if (membershipOf(state, recorderUserId) !== 'invite') {
           await hs.call('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: recorderUserId });
         }
-        if (params.waitForRecorderJoin) {
+        const waitForJoin =
+          params.waitForRecorderJoin ??
+          (params.recorderJoinsItself
+            ? (id: string) =>
+                recorderJoined(hs, id, recorderUserId, params.recorderJoinTimeoutMs ?? DEFAULT_RECORDER_JOIN_TIMEOUT_MS)
+            : undefined);
+        if (waitForJoin) {
           await withTimeout(
-            params.waitForRecorderJoin(roomId, recorderUserId),
+            waitForJoin(roomId, recorderUserId),
             params.recorderJoinTimeoutMs ?? DEFAULT_RECORDER_JOIN_TIMEOUT_MS,
             `recorder did not join ${alias}`,
           );

@@ -134,18 +134,9 @@ test('close: sealed by the recorder, signed, stored, verified, THEN the namespac
     adminBot: ADMIN,
     recorder: RECORDER,
     participants: PARTICIPANTS,
+    // As the Job does it: wait, as the admin bot, for the recorder to join by itself with a keyed device.
+    recorderJoinsItself: true,
     recorderJoinTimeoutMs: 60_000,
-    waitForRecorderJoin: async (roomId) => {
-      await waitUntil(
-        `recorder joined ${roomId}`,
-        async () => {
-          const s = (await (await fetch(`${statusUrl}/status`)).json()) as { rooms: { roomId: string }[] };
-          return s.rooms.some((r) => r.roomId === roomId);
-        },
-        recorder as PeerProcess,
-        60_000,
-      );
-    },
   });
   const ops = summary.rooms.find((r) => r.alias.startsWith('#ops'))?.roomId ?? '';
   for (const p of PARTICIPANTS) {
