@@ -13,31 +13,35 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
+import { startCluster } from '../hack/cluster/local-cluster.ts';
 import { encodePathSegment as enc, matrixRequest } from '../src/matrix/matrix-http.ts';
-import { type ProvisionParticipant, provision } from '../src/matrix/provisioner.ts';
+import { provision } from '../src/matrix/provisioner.ts';
 import { loginWithPassword } from '../src/matrix/register.ts';
 import { RECORDER_ENV } from '../src/recorder/config.ts';
 import type { RecorderStatus } from '../src/recorder/recorder.ts';
+import { describeCluster } from '../test/cluster/index.ts';
+import { kubectl } from '../test/support/kubectl.ts';
 import { freeTcpPort } from '../test/support/matrix-ports.ts';
 import { startPeerProcess, waitUntil } from '../test/support/matrix-process.ts';
 import { startSdkUser } from '../test/support/matrix-sdk-client.ts';
+import { installCrd, startTestOperator, testShard } from '../test/support/operator.ts';
 import { startSynapse } from '../test/support/synapse-peer.ts';
+import { MAIN, NODE, warRoomAccounts } from '../test/support/war-room-accounts.ts';
 
 const FLOOD = Number(process.env.BENCH_FLOOD ?? 2000);
 const ENCRYPTED = Number(process.env.BENCH_ENCRYPTED ?? 200);
 const SEAL_EVENTS = Number(process.env.BENCH_SEAL_EVENTS ?? 10_000);
 const IN_FLIGHT = 8;
-const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const SERVER = 'inc-bench.invalid';
-const password = () => `pw-${randomBytes(18).toString('base64url')}`;
-const ADMIN = { handle: 'warroom-admin', password: password() };
-const RECORDER = { handle: 'warroom-recorder', password: password() };
-const PARTICIPANTS: ProvisionParticipant[] = [
-  { handle: 'alice', role: 'lead', password: password() },
-  { handle: 'bob', role: 'responder', password: password() },
-];
+const {
+  admin: ADMIN,
+  recorder: RECORDER,
+  participants: PARTICIPANTS,
+} = warRoomAccounts([
+  { handle: 'alice', role: 'lead' },
+  { handle: 'bob', role: 'responder' },
+]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 
@@ -66,7 +70,55 @@ const recorder = startPeerProcess(NODE, [MAIN, 'recorder'], {
   },
 });
 const status = async () => (await (await fetch(`${api}/status`)).json()) as RecorderStatus;
+
+// A local control plane and the operator, pointed at this recorder, for the close → namespace-delete figure.
+const local = await startCluster({ log: () => {} });
+const cluster = describeCluster(local);
+await installCrd(cluster);
+const k = kubectl(cluster);
+const shard = testShard();
+const operatorLog: string[] = [];
+const logLines = new Writable({
+  write(chunk, _enc, done) {
+    operatorLog.push(...String(chunk).split('\n').filter(Boolean));
+    done();
+  },
+});
+const operator = await startTestOperator(cluster, {
+  selector: shard.selector,
+  logTo: logLines,
+  args: [
+    '--evidence-policy=require',
+    `--recorder-status-url=${api}`,
+    `--recorder-control-url=${api}`,
+    `--evidence-dir=${join(dir, 'archives')}`,
+    `--signing-key=${join(dir, 'signing-key.pem')}`,
+  ],
+});
+const channelName = `bench-${randomBytes(3).toString('hex')}`;
+await k.apply({
+  apiVersion: 'warroom.dev/v1alpha1',
+  kind: 'IncidentChannel',
+  metadata: { name: channelName, labels: { [shard.label]: shard.value } },
+  spec: {
+    caseId: channelName,
+    ttl: '72h',
+    calls: { enabled: false },
+    participants: [{ handle: 'alice', role: 'lead' }],
+  },
+});
+/** When the operator logged a line containing `text` (performance.now() clock), waiting for it up to `timeoutMs`. */
+const eventuallyLog = async (text: string, timeoutMs: number): Promise<number> => {
+  const t0 = performance.now();
+  for (;;) {
+    if (operatorLog.some((l) => l.includes(text))) return performance.now();
+    if (performance.now() - t0 > timeoutMs) throw new Error(`the operator never logged ${text}`);
+    await sleep(10);
+  }
+};
 const cleanup = async () => {
+  await operator.stop();
+  await local.stop();
   await recorder.stop();
   await synapse.stop();
   await rm(dir, { recursive: true, force: true });
@@ -190,15 +242,22 @@ try {
     `backlog: ${topUp} messages sent in ${seconds(floodMs)} s while the recorder was paused; caught up ` +
       `${seconds(catchUpMs)} s after it resumed: ${(topUp / (catchUpMs / 1000)).toFixed(0)} events/s`,
   );
+  // The seal as teardown does it: the operator (on a local control plane) is asked to close the channel, seals
+  // through this recorder, signs, stores and verifies the archive, then calls the namespace delete.
   const s0 = performance.now();
-  const res = await fetch(`${api}/seal`, { method: 'POST' });
-  const tar = new Uint8Array(await res.arrayBuffer());
-  const sealMs = performance.now() - s0;
+  await k.exec(['patch', 'incidentchannel', channelName, '--type=merge', '-p', '{"spec":{"closed":true}}']);
+  const deleteCall = await eventuallyLog('"namespace delete requested"', 900_000);
+  const closeToDeleteMs = deleteCall - s0;
+  const archived = JSON.parse(operatorLog.find((l) => l.includes('"evidence archived and verified"')) ?? '{}') as {
+    ms?: number;
+    events?: number;
+  };
+  const tar = new Uint8Array(await (await fetch(`${api}/archive`)).arrayBuffer());
   const sealed = await status();
   console.log(
-    `seal with ${inRoom(sealed)} events in #ops (${sealed.events} in the transcript): HTTP ${res.status}, ` +
-      `${seconds(sealMs)} s (catch-up, backwards completeness check, seal record, export), ` +
-      `${(tar.length / 1024 / 1024).toFixed(1)} MiB tar`,
+    `close → namespace delete call, with ${inRoom(sealed)} events in #ops (${sealed.events} in the transcript): ` +
+      `${seconds(closeToDeleteMs)} s (seal, sign, store, verify: ${seconds(archived.ms ?? 0)} s of it), ` +
+      `${(tar.length / 1024 / 1024).toFixed(1)} MiB archive`,
   );
   const sealLine = recorder
     .output()
