@@ -9,9 +9,9 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { link, open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fsyncDir } from './transcript.ts';
+import { fsyncDir, writeDurableTemp } from './durable-file.ts';
 
 /** Loads the signing key at `path`, creating it (0600, atomically, never overwriting) when absent. */
 export async function loadOrCreateSigningKey(path: string): Promise<KeyObject> {
@@ -19,14 +19,7 @@ export async function loadOrCreateSigningKey(path: string): Promise<KeyObject> {
   if (existing) return existing;
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
-  const tmp = `${path}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
-  const fd = await open(tmp, 'wx', 0o600);
-  try {
-    await fd.writeFile(pem);
-    await fd.sync();
-  } finally {
-    await fd.close();
-  }
+  const tmp = await writeDurableTemp(path, pem);
   try {
     // link() fails when the key appeared meanwhile (another replica): then the existing key wins.
     await link(tmp, path);

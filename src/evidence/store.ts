@@ -2,9 +2,9 @@
 // never replaces an existing archive (a different archive under a taken name gets a suffix; the same bytes are
 // simply found again), and keeps files 0600.
 import { createHash } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { fsyncDir } from './transcript.ts';
+import { fsyncDir, writeDurableTemp } from './durable-file.ts';
 
 export interface EvidenceStore {
   put(name: string, bytes: Uint8Array): Promise<{ location: string; sha256: string }>;
@@ -27,14 +27,7 @@ export class FileEvidenceStore implements EvidenceStore {
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = join(this.dir, `.${name}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`);
-    const fd = await open(tmp, 'wx', 0o600);
-    try {
-      await fd.writeFile(bytes);
-      await fd.sync();
-    } finally {
-      await fd.close();
-    }
+    const tmp = await writeDurableTemp(join(this.dir, `.${name}`), bytes);
     try {
       for (let i = 0; i < MAX_SUFFIX; i++) {
         const candidate = join(this.dir, i === 0 ? name : suffixed(name, i));

@@ -3,8 +3,9 @@
 // append's promise resolves only once its line is durably on disk.
 import { createHash } from 'node:crypto';
 import { constants, type promises as fsp } from 'node:fs';
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { fsyncDir, writeFileAtomic } from './durable-file.ts';
 
 export interface MediaRef {
   mxcUri: string;
@@ -394,16 +395,7 @@ export class TranscriptWriter {
         return { sha256, file, bytes: bytes.length };
       }
     }
-    const tmp = `${target}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
-    const fd = await open(tmp, 'wx', 0o600);
-    try {
-      await fd.writeFile(bytes);
-      await fd.sync();
-    } finally {
-      await fd.close();
-    }
-    await rename(tmp, target);
-    await fsyncDir(this.mediaDir);
+    await writeFileAtomic(target, bytes);
     return { sha256, file, bytes: bytes.length };
   }
 
@@ -476,15 +468,6 @@ async function writeAll(fd: fsp.FileHandle, buf: Buffer): Promise<void> {
     const { bytesWritten } = await fd.write(buf, off, buf.length - off);
     if (bytesWritten <= 0) throw new Error('write made no progress');
     off += bytesWritten;
-  }
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const d = await open(dir, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
   }
 }
 

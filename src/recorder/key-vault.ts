@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../evidence/durable-file.ts';
 
 /**
  * The recorder's crypto memory on its volume: the Megolm room keys (exportRoomKeysAsJson) and the cross-signing

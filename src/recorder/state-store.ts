@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../evidence/durable-file.ts';
 
 /**
  * What the recorder remembers between runs, besides the transcript and the key vault: the device it logged in
