@@ -69,6 +69,8 @@ export class Reflector<T extends KubeObject> {
   readonly #o: Required<Omit<ReflectorOptions<T>, 'namespace' | 'labelSelector' | 'log' | 'metrics'>> &
     ReflectorOptions<T>;
   readonly #store = new Map<string, T>();
+  /** Bumped on every change to the store, so readers can cache what they derive from `list()`. */
+  #changes = 0;
   #resourceVersion: string | undefined;
   #running = false;
   #synced = false;
@@ -101,6 +103,11 @@ export class Reflector<T extends KubeObject> {
 
   list(): T[] {
     return [...this.#store.values()];
+  }
+
+  /** A number that changes whenever the cached set changes. */
+  get version(): number {
+    return this.#changes;
   }
 
   start(): void {
@@ -190,13 +197,17 @@ export class Reflector<T extends KubeObject> {
     for (const [key, old] of this.#store) {
       if (!seen.has(key)) {
         this.#store.delete(key);
+        this.#changes++;
         this.#o.handlers.onDelete?.(old);
       }
     }
     for (const [key, obj] of seen) {
       const old = this.#store.get(key);
       this.#store.set(key, obj);
-      if (old?.metadata.resourceVersion !== obj.metadata.resourceVersion) this.#o.handlers.onUpsert?.(obj, old);
+      if (old?.metadata.resourceVersion !== obj.metadata.resourceVersion) {
+        this.#changes++;
+        this.#o.handlers.onUpsert?.(obj, old);
+      }
     }
     this.#resourceVersion = rv;
     this.#lastRelist = Date.now();
@@ -243,11 +254,13 @@ export class Reflector<T extends KubeObject> {
     const key = keyOf(obj);
     if (ev.type === 'DELETED') {
       this.#store.delete(key);
+      this.#changes++;
       this.#o.handlers.onDelete?.(obj);
       return undefined;
     }
     const old = this.#store.get(key);
     this.#store.set(key, obj);
+    this.#changes++;
     this.#o.handlers.onUpsert?.(obj, old);
     return undefined;
   }

@@ -10,6 +10,8 @@ import { errorResponses, HttpError } from '../errors.ts';
 export interface ChannelSource {
   list(): KubeObject[];
   get(name: string): KubeObject | undefined;
+  /** Changes whenever the set changes; lets the list response be built once per change (and per second). */
+  readonly version?: number;
 }
 
 type ListQuery = z.output<typeof ChannelListQuery>;
@@ -20,6 +22,7 @@ const byName = (a: KubeObject, b: KubeObject) =>
 
 export function channelRoutes(app: FastifyInstance, deps: { channels: ChannelSource; now: () => number }): void {
   const security = [{ bearer: [] }];
+  const listBodies = new Map<string, string>();
   app.get(
     '/api/v1/channels',
     {
@@ -33,15 +36,27 @@ export function channelRoutes(app: FastifyInstance, deps: { channels: ChannelSou
       },
       config: { access: { attributes: () => channelAccess('list') } },
     },
-    async (request) => {
+    async (request, reply) => {
       const { phase } = request.query as ListQuery;
       const now = deps.now();
-      const items = deps.channels
-        .list()
-        .filter((c) => phase === undefined || channelPhase(c) === phase)
-        .sort(byName)
-        .map((c) => toChannelSummary(c, now));
-      return { items, count: items.length };
+      // A list of hundreds of channels is ~100 KB of JSON; building, checking and serialising it per request is
+      // what the latency was. Its content only changes with the cache or, for the countdowns, each second, so the
+      // body is built once per (cache version, filter, second) — through the same zod schema the serializer uses,
+      // so a cached body holds nothing the schema would not let out.
+      const version = deps.channels.version;
+      const key = `${version}|${phase ?? ''}|${Math.floor(now / 1000)}`;
+      let body = version === undefined ? undefined : listBodies.get(key);
+      if (body === undefined) {
+        const items = deps.channels
+          .list()
+          .filter((c) => phase === undefined || channelPhase(c) === phase)
+          .sort(byName)
+          .map((c) => toChannelSummary(c, now));
+        body = JSON.stringify(ChannelList.parse({ items, count: items.length }));
+        if (listBodies.size >= 16) listBodies.clear();
+        if (version !== undefined) listBodies.set(key, body);
+      }
+      return reply.type('application/json; charset=utf-8').send(body);
     },
   );
   app.get(

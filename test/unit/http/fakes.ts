@@ -30,19 +30,26 @@ export function channel(
   };
 }
 
+/** The reflector's cache as the routes see it: objects, and a version that changes with them. */
 export class MemoryChannels {
-  readonly objects = new Map<string, KubeObject>();
+  readonly #objects = new Map<string, KubeObject>();
+  version = 0;
 
   constructor(objects: KubeObject[] = []) {
-    for (const o of objects) this.objects.set(o.metadata.name, o);
+    for (const o of objects) this.put(o);
+  }
+
+  put(o: KubeObject): void {
+    this.#objects.set(o.metadata.name, o);
+    this.version++;
   }
 
   list(): KubeObject[] {
-    return [...this.objects.values()];
+    return [...this.#objects.values()];
   }
 
   get(name: string): KubeObject | undefined {
-    return this.objects.get(name);
+    return this.#objects.get(name);
   }
 }
 

@@ -173,6 +173,19 @@ describe('GET /api/v1/channels', () => {
     const { app } = testServer();
     assert.equal((await app.inject({ url: '/api/v1/channels?phase=Bogus' })).statusCode, 401);
   });
+  it('serves one body per cache version and second: a change in the cache or the clock shows at once', async () => {
+    const { app, channels } = testServer({ channels: [ready] });
+    const get = async () => (await app.inject({ url: '/api/v1/channels', headers: bearer('reader-token') })).json();
+    const first = await get();
+    assert.deepEqual(await get(), first);
+    channels.put(provisioning);
+    const changed = await get();
+    assert.equal(changed.count, 2);
+    // A field the response schema does not allow never reaches a cached body either.
+    channels.put(channel('delta', { phase: 'Ready', secretValue: 'hunter2' } as Record<string, unknown>));
+    const text = (await app.inject({ url: '/api/v1/channels', headers: bearer('reader-token') })).body;
+    assert.doesNotMatch(text, /hunter2/);
+  });
 });
 
 describe('GET /api/v1/channels/:name', () => {
