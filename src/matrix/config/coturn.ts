@@ -228,7 +228,16 @@ export function coturnStartCommand(paths: CoturnStartPaths): string[] {
     `case "$secret" in ''|*[!A-Za-z0-9._~+/=-]*) echo "TURN shared secret file is empty or has unexpected characters" >&2; exit 1;; esac`,
     `{ cat ${template}; printf '\\nstatic-auth-secret=%s\\n' "$secret"; } > ${runtime}`,
     'unset secret',
-    `exec ${binary} -c ${runtime}`,
+    // Not `exec`: turnserver has no SIGTERM handler, and as PID 1 it would ignore the kubelet's SIGTERM, so every pod
+    // deletion waited out the whole grace period (seen on a real node). This shell forwards TERM/INT and exits with
+    // turnserver's status.
+    `trap 'kill -TERM "\${child:-}" 2>/dev/null || true' TERM INT`,
+    `${binary} -c ${runtime} &`,
+    'child=$!',
+    'status=0',
+    'wait "$child" || status=$?',
+    'if kill -0 "$child" 2>/dev/null; then wait "$child" || status=$?; fi',
+    'exit "$status"',
   ].join('\n');
   return ['/bin/sh', '-c', script];
 }
