@@ -9,14 +9,16 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { link, readFile, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsyncDir, writeDurableTemp } from './durable-file.ts';
 
-/** Loads the signing key at `path`, creating it (0600, atomically, never overwriting) when absent. */
+/** Loads the signing key at `path`, creating it (and its directory) when absent: 0600, atomically, never overwriting. */
 export async function loadOrCreateSigningKey(path: string): Promise<KeyObject> {
   const existing = await readKeyFile(path);
   if (existing) return existing;
+  // A fresh evidence volume (or a local run) may not have the key's directory yet.
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
   const tmp = await writeDurableTemp(path, pem);

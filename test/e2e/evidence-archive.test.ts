@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { namespaceName } from '../../src/controllers/incidentchannel/names.ts';
 import { loadOrCreateSigningKey, publicKeyOf } from '../../src/evidence/signing.ts';
+import { readTar } from '../../src/evidence/tar.ts';
+import type { TranscriptRecord } from '../../src/evidence/transcript.ts';
 import { provision } from '../../src/matrix/provisioner.ts';
 import type { Operator } from '../../src/operator.ts';
 import { RECORDER_ENV } from '../../src/recorder/config.ts';
@@ -190,6 +192,22 @@ test('close: sealed by the recorder, signed, stored, verified, THEN the namespac
   const ok = await run(NODE, [BIN, 'verify', location, '--public-key', publicKeyFile]);
   assert.match(ok.stdout, /valid/i);
   const bytes = new Uint8Array(await readFile(location));
+  // The operator's "closing now" notice went through the recorder into #control, and is itself in the transcript.
+  const transcriptEntry = readTar(bytes).entries.find((e) => e.name === 'transcript.jsonl');
+  const records = Buffer.from(transcriptEntry?.data ?? new Uint8Array())
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as TranscriptRecord);
+  assert.ok(
+    records.some(
+      (r) =>
+        (r.content as { msgtype?: string; body?: string } | undefined)?.msgtype === 'm.notice' &&
+        /closing now/.test((r.content as { body?: string }).body ?? ''),
+    ),
+    'the closing notice is in the transcript',
+  );
+  assert.equal(records.at(-1)?.kind, 'seal');
   const text = Buffer.from(bytes).toString('latin1');
   // The transcript line (JSON), not its HTML rendering: the chain must name the line.
   const at = text.indexOf('"body":"ack, imaging it now') + '"body":"'.length;

@@ -33,6 +33,12 @@ describe('signing key', () => {
     assert.equal(keyId(again), keyId(keys[0]!));
   });
 
+  it('creates the directory the key lives in when it is missing (a fresh volume)', async () => {
+    const path = join(await tempDir(), 'not', 'yet', 'signing-key.pem');
+    const key = await loadOrCreateSigningKey(path);
+    assert.equal(keyId(await loadOrCreateSigningKey(path)), keyId(key));
+  });
+
   it('refuses a world-readable key, a non-ed25519 key and garbage, without quoting the file', async () => {
     const dir = await tempDir();
     const path = join(dir, 'k.pem');
