@@ -439,7 +439,9 @@ describe('coturn', () => {
     const [shell, flag, script] = container.command ?? [];
     assert.deepEqual([shell, flag], ['/bin/sh', '-c']);
     assert.match(script ?? '', /cat '\/run\/secrets\/turn\/turn_shared_secret'/);
-    assert.match(script ?? '', /exec 'turnserver' -c '\/run\/coturn\/turnserver.conf'/);
+    // turnserver as PID 1 ignores SIGTERM, so the shell stays PID 1, forwards TERM/INT to it, and waits.
+    assert.match(script ?? '', /'turnserver' -c '\/run\/coturn\/turnserver.conf' &/);
+    assert.match(script ?? '', /trap 'kill -TERM "\$\{child:-\}" 2>\/dev\/null \|\| true' TERM INT/);
     assert.equal(container.args, undefined);
     assert.equal(container.env, undefined);
     const conf = data(find(objects, 'ConfigMap', 'coturn-config'))['turnserver.conf'] ?? '';
