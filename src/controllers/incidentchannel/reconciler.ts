@@ -383,9 +383,14 @@ export class IncidentChannelReconciler {
         // Sealing and exporting a long transcript takes a while: say what is happening before doing it.
         await this.#writeStatus(obj, tornDownStatus(obj, { phase: 'Archiving', reason }, this.#d.now()));
       }
-      const evidence: EvidenceOutcome = state?.archive
-        ? { kind: 'archived', archive: state.archive }
-        : await this.#d.evidence.export(obj, namespace ?? '');
+      const stored = state?.archive;
+      const evidence: EvidenceOutcome =
+        stored?.location && stored.sha256 && stored.verifiedAt
+          ? {
+              kind: 'archived',
+              archive: { location: stored.location, sha256: stored.sha256, verifiedAt: stored.verifiedAt },
+            }
+          : await this.#d.evidence.export(obj, namespace ?? '');
       const forced = obj.metadata.annotations?.[ANNOTATION_FORCE_DELETE] === 'true';
       if (evidence.kind === 'failed' && !forced) {
         rc.log.warn({ reason: evidence.reason }, 'evidence could not be verified; keeping the namespace');
@@ -462,11 +467,11 @@ function teardownWhy(reason: TeardownReason): string {
 }
 
 function endpointsOf(ctx: BuildContext): Observed['endpoints'] {
-  const turn = turnUris(ctx)[0];
+  const turn = turnUris(ctx);
   return {
     ...(ctx.elementUrl ? { element: ctx.elementUrl } : {}),
     homeserver: ctx.publicBaseUrl,
-    ...(turn ? { turn } : {}),
+    ...(turn.length > 0 ? { turn } : {}),
   };
 }
 

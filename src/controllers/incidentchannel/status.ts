@@ -1,26 +1,13 @@
 import { getCondition, setCondition, toMetaTime } from '../../api/v1alpha1/conditions.ts';
-import type { Condition, Phase } from '../../api/v1alpha1/incidentchannel.ts';
+import type { Condition, IncidentChannelStatus, Phase } from '../../api/v1alpha1/incidentchannel.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import type { EvidenceOutcome } from './evidence-hook.ts';
 import type { TeardownReason } from './expiry.ts';
 
 export type { Condition, Phase };
 
-export interface ChannelStatus {
-  phase: Phase;
-  conditions: Condition[];
-  observedGeneration?: number;
-  namespace?: string;
-  expiresAt?: string;
-  participantCount?: number;
-  ttlWarningsSent?: number[];
-  archive?: { location: string; sha256: string; verifiedAt: string };
-  closedAt?: string;
-  endpoints?: { element?: string; homeserver?: string; turn?: string };
-  credentialsSecret?: string;
-  relayPorts?: { min: number; max: number };
-  recording?: { events: number; headHash?: string };
-}
+/** The status the operator writes: the zod type the CRD is generated from, so a field the CRD lacks cannot compile. */
+export type ChannelStatus = IncidentChannelStatus & { phase: Phase; conditions: Condition[] };
 
 /** What one reconcile found out; status is a pure function of this plus the previous status. */
 export interface Observed {
