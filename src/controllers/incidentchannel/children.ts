@@ -129,11 +129,11 @@ export class ChildIndex {
       return;
     }
     const ns = o.metadata.namespace ?? '';
-    let kinds = this.#byNamespace.get(ns);
-    if (!kinds) this.#byNamespace.set(ns, (kinds = new Map()));
+    const kinds = this.#byNamespace.get(ns) ?? new Map<string, Map<string, Projected<unknown>>>();
+    this.#byNamespace.set(ns, kinds);
     const key = kindKey(o.apiVersion, o.kind);
-    let byName = kinds.get(key);
-    if (!byName) kinds.set(key, (byName = new Map()));
+    const byName = kinds.get(key) ?? new Map<string, Projected<unknown>>();
+    kinds.set(key, byName);
     byName.set(o.metadata.name, o);
   }
 
