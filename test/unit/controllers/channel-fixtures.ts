@@ -29,10 +29,23 @@ export const SETTINGS: OperatorSettings = {
 
 export const UID = '5e0c4c1e-1111-2222-3333-444455556666';
 
-/** An example manifest from examples/, as the API server would hand it over. */
+/**
+ * Mirror overrides as an air-gapped SOC writes them (full.yaml shows them commented out so it runs as is): the
+ * builders' tests keep covering per-channel images, tags and digests.
+ */
+export const MIRROR_IMAGES = {
+  synapse: 'registry.example.org/mirror/matrixdotorg/synapse:v1.139.0',
+  element: 'registry.example.org/mirror/vectorim/element-web:v1.12.0',
+  coturn: 'registry.example.org/mirror/coturn/coturn:4.7.0',
+  recorder: `registry.example.org/warroom/warroom@sha256:${'0123456789abcdef'.repeat(4)}`,
+  postgres: 'registry.example.org/mirror/library/postgres:17-alpine',
+};
+
+/** An example manifest from examples/, as the API server would hand it over (full.yaml with MIRROR_IMAGES). */
 export function exampleObject(file: 'full.yaml' | 'minimal.yaml', uid = UID): KubeObject {
   const doc = parse(readFileSync(new URL(`../../../examples/${file}`, import.meta.url), 'utf8')) as KubeObject;
-  return { ...doc, metadata: { ...doc.metadata, uid } };
+  const spec = file === 'full.yaml' ? { ...(doc.spec as object), images: MIRROR_IMAGES } : doc.spec;
+  return { ...doc, metadata: { ...doc.metadata, uid }, spec };
 }
 
 /** Parses a manifest through the real API schema (defaults applied), exactly as the reconciler does. */
