@@ -111,7 +111,7 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
   const reconciler = new IncidentChannelReconciler({
     cluster: new KubeChannelCluster(client, channels, childIndex),
     now: () => clock.now(),
-    emit: (obj, ev) => events.emit(obj, ev),
+    emit: (obj, ev, signal) => events.emit(obj, ev, signal),
     evidence,
     recorder,
     secrets: new SecretsPhase({

@@ -34,7 +34,7 @@ export class EventRecorder {
     this.#log = opts.log;
   }
 
-  async emit(regarding: KubeObject, ev: EventInput): Promise<void> {
+  async emit(regarding: KubeObject, ev: EventInput, signal?: AbortSignal): Promise<void> {
     const key = `${regarding.metadata.uid}/${ev.reason}/${ev.note}`;
     const now = Date.now();
     const last = this.#recent.get(key);
@@ -43,25 +43,28 @@ export class EventRecorder {
     if (this.#recent.size > 10_000) this.#recent.clear();
     const namespace = regarding.metadata.namespace ?? 'default';
     try {
-      await this.#client.create({
-        apiVersion: 'events.k8s.io/v1',
-        kind: 'Event',
-        metadata: { name: `${regarding.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
-        eventTime: toMicroTime(new Date(now)),
-        reportingController: this.#controller,
-        reportingInstance: this.#instance,
-        action: ev.action,
-        reason: ev.reason,
-        type: ev.type,
-        note: ev.note.slice(0, 1024),
-        regarding: {
-          apiVersion: regarding.apiVersion,
-          kind: regarding.kind,
-          name: regarding.metadata.name,
-          uid: regarding.metadata.uid,
-          ...(regarding.metadata.namespace ? { namespace: regarding.metadata.namespace } : {}),
+      await this.#client.create(
+        {
+          apiVersion: 'events.k8s.io/v1',
+          kind: 'Event',
+          metadata: { name: `${regarding.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
+          eventTime: toMicroTime(new Date(now)),
+          reportingController: this.#controller,
+          reportingInstance: this.#instance,
+          action: ev.action,
+          reason: ev.reason,
+          type: ev.type,
+          note: ev.note.slice(0, 1024),
+          regarding: {
+            apiVersion: regarding.apiVersion,
+            kind: regarding.kind,
+            name: regarding.metadata.name,
+            uid: regarding.metadata.uid,
+            ...(regarding.metadata.namespace ? { namespace: regarding.metadata.namespace } : {}),
+          },
         },
-      });
+        signal,
+      );
     } catch (err) {
       this.#log?.warn({ err: String(err), reason: ev.reason }, 'could not record event');
     }

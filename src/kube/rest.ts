@@ -75,13 +75,13 @@ export class KubeRest {
   }
 
   /** GET of a non-JSON body (e.g. a PEM served through the apiserver's service proxy). */
-  async getText(path: string, timeoutMs = 10_000): Promise<string> {
+  async getText(path: string, timeoutMs = 10_000, signal?: AbortSignal): Promise<string> {
     const url = this.#url(path);
     const ctx = await this.#prepare(url, 'GET');
     const res = await fetch(url, {
       headers: { ...ctx.getHeaders(), accept: '*/*' },
       dispatcher: ctx.getDispatcher(),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: withTimeout(timeoutMs, signal),
     });
     if (!res.ok) throw await ApiError.fromResponse('GET', path, res as unknown as Response);
     return res.text();

@@ -3,7 +3,7 @@ import type { KubeRest } from './rest.ts';
 
 export interface SealingCertSource {
   /** The controller's public certificate (PEM). Throws an Error whose message tells a human what to fix. */
-  get(): Promise<string>;
+  get(signal?: AbortSignal): Promise<string>;
 }
 
 /**
@@ -18,7 +18,7 @@ export function sealingCertSource(
   let cached: { pem: string; at: number } | undefined;
   const ttl = opts.ttlMs ?? 10 * 60_000;
   return {
-    async get() {
+    async get(signal?: AbortSignal) {
       if (cached && Date.now() - cached.at < ttl) return cached.pem;
       let pem: string;
       if (opts.file) {
@@ -27,7 +27,7 @@ export function sealingCertSource(
         });
       } else {
         const path = `/api/v1/namespaces/${opts.namespace}/services/${opts.service}:${opts.port}/proxy/v1/cert.pem`;
-        pem = await rest.getText(path).catch((err: Error) => {
+        pem = await rest.getText(path, 10_000, signal).catch((err: Error) => {
           throw new Error(
             `the sealed-secrets controller is unreachable (service ${opts.namespace}/${opts.service}, port ${opts.port}): ` +
               `${err.message.slice(0, 300)}. Install it, point --sealed-secrets-service at it, pass --sealing-cert, ` +

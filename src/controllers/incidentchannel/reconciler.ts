@@ -33,7 +33,7 @@ export interface ReconcilerDeps {
   /** Writes to the apiserver; reads from the watch caches. */
   cluster: ChannelCluster;
   now(): Date;
-  emit(channel: Channel, ev: EventInput): Promise<void>;
+  emit(channel: Channel, ev: EventInput, signal?: AbortSignal): Promise<void>;
   evidence: EvidenceHook;
   /** The war room's recorder: its figures go into status, and the expiry warnings into #control through it. */
   recorder?: RecorderClient;
@@ -198,12 +198,11 @@ export class IncidentChannelReconciler {
     if (!wasReady && (status.phase === 'Ready' || status.phase === 'Expiring')) {
       const created = Date.parse(channel.metadata.creationTimestamp ?? '');
       if (Number.isFinite(created)) this.#d.metrics.channelReady((this.#d.now().getTime() - created) / 1000);
-      await this.#d.emit(channel, {
-        type: 'Normal',
-        reason: 'Ready',
-        action: 'Provision',
-        note: `war room ready in ${scope.ctx.namespace}`,
-      });
+      await this.#d.emit(
+        channel,
+        { type: 'Normal', reason: 'Ready', action: 'Provision', note: `war room ready in ${scope.ctx.namespace}` },
+        rc.signal,
+      );
     }
     // No polling: changes of the workloads and pods wake this channel through the watch caches.
     return Number.isFinite(requeueAfter) ? { requeueAfter } : {};
@@ -329,7 +328,7 @@ export class IncidentChannelReconciler {
       stalled,
     };
     await this.#writeStatus(channel, liveStatus(channel, outcome, this.#d.now()), rc.signal);
-    await this.#d.emit(channel, { type: 'Warning', reason: stalled.reason, action, note: stalled.message });
+    await this.#d.emit(channel, { type: 'Warning', reason: stalled.reason, action, note: stalled.message }, rc.signal);
     rc.log.warn({ reason: stalled.reason }, stalled.message);
     const name = channel.metadata.name;
     const prev = this.#stalls.get(name);
@@ -382,8 +381,9 @@ export class IncidentChannelReconciler {
       cluster: this.#d.cluster,
       secrets: this.#d.secrets,
       ...(this.#d.recorder ? { recorder: this.#d.recorder } : {}),
-      emitNormal: (reason, action, note) => this.#d.emit(channel, { type: 'Normal', reason, action, note }),
-      emitWarning: (reason, action, note) => this.#d.emit(channel, { type: 'Warning', reason, action, note }),
+      emitNormal: (reason, action, note) => this.#d.emit(channel, { type: 'Normal', reason, action, note }, rc.signal),
+      emitWarning: (reason, action, note) =>
+        this.#d.emit(channel, { type: 'Warning', reason, action, note }, rc.signal),
       log: rc.log,
     };
   }
@@ -394,7 +394,7 @@ export class IncidentChannelReconciler {
       evidence: this.#d.evidence,
       namespacePrefix: this.#d.settings.namespacePrefix,
       now: () => this.#d.now(),
-      emit: (c: Channel, ev: EventInput) => this.#d.emit(c, ev),
+      emit: (c: Channel, ev: EventInput) => this.#d.emit(c, ev, rc.signal),
       writeStatus: (c: Channel, s: ChannelStatus, signal: AbortSignal) => this.#writeStatus(c, s, signal),
       metrics: this.#d.metrics,
       log: rc.log,

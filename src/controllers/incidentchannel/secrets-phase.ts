@@ -68,7 +68,7 @@ export class SecretsPhase implements SecretsEnsurer {
     let cert: string | undefined;
     if (this.#mode === 'sealed') {
       try {
-        cert = await this.#cert?.get();
+        cert = await this.#cert?.get(signal);
       } catch (err) {
         return {
           ok: false,
