@@ -20,9 +20,10 @@ export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
 log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# Serialise concurrent builds (parallel test files, a human running cluster:up) on one lock.
+# Serialise concurrent builds (parallel test files, a human running cluster:up) on one lock, taken only when something
+# must be built: a run whose components are all cached never waits behind another run's long build of something else.
 exec 9>"$CACHE/build.lock"
-flock 9
+build_lock() { flock 9; }
 
 k8s_minor=${K8S_VERSION#v1.}; k8s_minor=${k8s_minor%%.*}
 k8s_patch=${K8S_VERSION##*.}
@@ -56,6 +57,7 @@ k8s_wrapper() {
 
 build_k8s() { # $1 = command name
   local out="$CACHE/bin/$1-$K8S_VERSION-$RECIPE"
+  [ -x "$out/$1" ] || build_lock
   if [ ! -x "$out/$1" ]; then
     local dir; dir=$(k8s_wrapper)
     local v=$K8S_VERSION
@@ -77,6 +79,7 @@ build_wrapped() { # $1 = name, $2 = module@version, $3 = package path, $4 = extr
   local name=$1 modver=$2 pkg=$3 ldf=${4:-}
   local ver=${modver##*@}
   local out="$CACHE/bin/$name-$ver-$RECIPE"
+  [ -x "$out/$name" ] || build_lock
   if [ ! -x "$out/$name" ]; then
     local dir="$CACHE/src/$name-$ver"
     log "go build $name $ver"
