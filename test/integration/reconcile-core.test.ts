@@ -97,7 +97,7 @@ test('examples/minimal.yaml and examples/full.yaml reach Ready as applied; kubec
     'ingress',
     '-n',
     liveFull?.status?.namespace ?? '',
-    'element',
+    'warroom',
   ]);
   assert.equal(ingress?.metadata.annotations?.['cert-manager.io/cluster-issuer'], 'offline-ca');
   await Promise.all([close(minimal.metadata.name), close(full.metadata.name)]);
