@@ -16,8 +16,10 @@ const T1 = new Date('2026-03-01T10:05:00.456Z');
 describe('condition vocabulary', () => {
   it('has the kstatus types and the per-component types', () => {
     assert.deepEqual(Object.values(ConditionType).sort(), [
+      'CallsReady',
       'ElementReady',
       'EvidenceArchived',
+      'ImagesPinned',
       'NamespaceReady',
       'Ready',
       'Reconciling',
