@@ -48,7 +48,7 @@ test('an unverifiable transcript keeps the namespace (Archiving, EvidenceArchive
   const ns = ready.status?.namespace ?? '';
   // The recorder is asked for its figures once Synapse is up; here it never answers, and the condition says so.
   assert.equal(condition(ready, 'Recording')?.status, 'False');
-  assert.equal(condition(ready, 'Recording')?.reason, 'RecorderNotReady');
+  assert.equal(condition(ready, 'Recording')?.reason, 'RecorderUnreachable');
 
   await k().exec(['patch', 'incidentchannel', name, '--type=merge', '-p', '{"spec":{"closed":true}}']);
   const stuck = await eventually('EvidenceArchived=False', async () => {
