@@ -92,7 +92,7 @@ test('an unreachable sealed-secrets controller gives a clear Stalled reason, not
   });
   assert.equal(stalled.c.reason, 'SealedSecretsUnavailable');
   assert.match(stalled.c.message, /sealed-secrets controller is unreachable.*--secrets=plain/s);
-  assert.equal(stalled.phase, 'Provisioning');
+  assert.equal(stalled.phase, 'Failed', 'Stalled: a human must act (install the controller or pass --secrets=plain)');
   assert.ok(op.ready(), 'the operator keeps running');
 });
 
