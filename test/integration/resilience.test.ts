@@ -69,10 +69,15 @@ test('SIGKILL mid-reconcile of 20 channels, then restart: all converge and no na
   const first = operatorProcess(shard.selector);
   await Promise.all(names.map((n) => k().apply(channel(n, shard))));
   // Kill it as soon as it is visibly half way: some namespaces exist, not all channels are Ready.
-  await eventually('some namespaces created', async () => {
-    const ns = await k().getJson<List<unknown>>(['namespaces', '-l', 'app.kubernetes.io/managed-by=warroom']);
-    return (ns?.items.length ?? 0) > 0;
-  });
+  // A loaded machine (a whole suite on 2 cores) can take a while to start a Node process: bounded, but generous.
+  await eventually(
+    'some namespaces created',
+    async () => {
+      const ns = await k().getJson<List<unknown>>(['namespaces', '-l', 'app.kubernetes.io/managed-by=warroom']);
+      return (ns?.items.length ?? 0) > 0;
+    },
+    120_000,
+  );
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const readyBefore = (await k().getJson<List<Channel>>(['incidentchannels', '-l', shard.selector]))?.items.filter(
