@@ -46,10 +46,24 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[leaf_noncritical_eku]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = timeStamping, serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 `;
 
+/** The leaf's extended key usage: RFC 3161's (critical, timeStamping alone), none, or a non-critical mix. */
+export type LeafEku = 'timestamping' | 'none' | 'noncritical';
+const LEAF_SECTION: Record<LeafEku, string> = {
+  timestamping: 'leaf',
+  none: 'leaf_no_eku',
+  noncritical: 'leaf_noncritical_eku',
+};
+
 /** A fresh ECDSA P-256 chain under `dir`, named `name` (subjects say it, so failures name the TSA). */
-export async function makeTsaChain(dir: string, name: string, opts: { leafEku?: boolean } = {}): Promise<TsaChain> {
+export async function makeTsaChain(dir: string, name: string, opts: { leafEku?: LeafEku } = {}): Promise<TsaChain> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'ext.cnf'), EXT);
   const key = (file: string) => openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', file], dir);
@@ -110,7 +124,7 @@ export async function makeTsaChain(dir: string, name: string, opts: { leafEku?: 
     `${name} timestamping`,
     'intermediate.pem',
     'intermediate.key',
-    opts.leafEku === false ? 'leaf_no_eku' : 'leaf',
+    LEAF_SECTION[opts.leafEku ?? 'timestamping'],
   );
   const [leaf, intermediate, root] = await Promise.all(
     ['leaf.pem', 'intermediate.pem', 'root.pem'].map((f) => readFile(join(dir, f), 'utf8')),
