@@ -18,6 +18,7 @@ import {
   PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { main } from '../../src/cli/main.ts';
+import { loadConfig } from '../../src/config.ts';
 import type { EvidenceOutcome } from '../../src/controllers/incidentchannel/evidence-hook.ts';
 import { HttpRecorderClient } from '../../src/controllers/incidentchannel/recorder-client.ts';
 import {
@@ -25,6 +26,7 @@ import {
   RecorderEvidence,
   type TimestampAuthority,
 } from '../../src/controllers/incidentchannel/recorder-evidence.ts';
+import { evidenceFromConfig } from '../../src/evidence/from-config.ts';
 import { EvidenceConflictError, S3EvidenceStore } from '../../src/evidence/s3-store.ts';
 import { readTar, writeTar } from '../../src/evidence/tar.ts';
 import { parseCertificates } from '../../src/evidence/timestamp.ts';
@@ -180,6 +182,44 @@ describe('S3 evidence store with Object Lock and RFC 3161 timestamps (versitygw,
     await assert.rejects(unversioned.checkBucket(), /^Error: evidence bucket s3:\/\/unversioned has versioning/);
     noLock.destroy();
     unversioned.destroy();
+  });
+
+  it('the operator refuses to start on such a bucket, or without an existing signing key, in one line', async () => {
+    // The operator uses the SDK's default chain: here the explicit test credentials in the environment (and the
+    // metadata service disabled by the versitygw helper), never a lookup beyond loopback.
+    process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;
+    const keyFile = join(dir, 'signing-key.pem');
+    await writeFile(keyFile, signingKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const config = (bucket: string, key = keyFile) =>
+      loadConfig(
+        [
+          '--evidence-store=s3',
+          `--evidence-s3-bucket=${bucket}`,
+          `--evidence-s3-endpoint=${s3.endpoint}`,
+          '--evidence-s3-force-path-style=true',
+          '--evidence-retention=7y',
+          `--signing-key=${key}`,
+          `--evidence-tsa-url=${tsa.url}`,
+          `--evidence-tsa-root=${tsa.chain.rootPem}`,
+        ],
+        {},
+      );
+    const setup = await evidenceFromConfig(config(BUCKET), () => new Date());
+    assert.ok(setup.store instanceof S3EvidenceStore);
+    setup.store.destroy();
+    assert.equal(setup.tsa?.url, tsa.url);
+    assert.equal(setup.tsa?.roots.length, 1);
+    await assert.rejects(
+      evidenceFromConfig(config('versioned-no-lock'), () => new Date()),
+      (err: Error) =>
+        /^evidence bucket s3:\/\/versioned-no-lock has no Object Lock/.test(err.message) && !err.message.includes('\n'),
+    );
+    const missing = join(dir, 'no-such-key.pem');
+    await assert.rejects(
+      evidenceFromConfig(config(BUCKET, missing), () => new Date()),
+      /with the S3 store it comes from a Secret.*does not exist/,
+    );
   });
 
   it("a closed channel's archive is stored once with COMPLIANCE retention, timestamped and verified; the server refuses to delete it or shorten its retention", async () => {

@@ -151,7 +151,8 @@ export interface TimestampServer {
 
 /** sigstore's timestamp-server on 127.0.0.1 with the file signer of `chain`, NTP monitoring off. */
 export async function startTimestampServer(chain: TsaChain): Promise<TimestampServer> {
-  const bin = (await ensureBinaries(['timestamp-server']))['timestamp-server'];
+  // WARROOM_TIMESTAMP_SERVER: an already built binary (skips the build script, which waits on the shared build lock).
+  const bin = process.env.WARROOM_TIMESTAMP_SERVER || (await ensureBinaries(['timestamp-server']))['timestamp-server'];
   const port = await freeTcpPort();
   const proc = startPeerProcess(
     bin,

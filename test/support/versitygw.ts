@@ -26,7 +26,8 @@ export interface S3Peer {
 }
 
 export async function startVersitygw(dir: string): Promise<S3Peer> {
-  const bin = (await ensureBinaries(['versitygw'])).versitygw;
+  // WARROOM_VERSITYGW: an already built binary (skips the build script, which waits on the shared build lock).
+  const bin = process.env.WARROOM_VERSITYGW || (await ensureBinaries(['versitygw'])).versitygw;
   await mkdir(join(dir, 'root'), { recursive: true });
   await mkdir(join(dir, 'versions'), { recursive: true });
   const port = await freeTcpPort();

@@ -123,7 +123,11 @@ export class RecorderEvidence implements EvidenceHook {
       stored = await this.#d.store.put(name, archive, {
         legalHold,
         // Another attempt (or replica) stored the same signed manifest with its own, earlier token: keep that one.
-        acceptExisting: (existing) => sameSignedArchive(existing, archive),
+        // With optional timestamps it may have stored the untimestamped (v1) archive while the TSA was down.
+        acceptExisting: async (existing) =>
+          sameSignedArchive(existing, archive) ||
+          (tsa?.required === false &&
+            sameSignedArchive(existing, await signExportOffThread(unsigned, this.#d.signingKey))),
       });
       readBack = await this.#d.store.get(stored.location);
     } catch (err) {
