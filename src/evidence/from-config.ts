@@ -3,11 +3,10 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { OperatorConfig } from '../config.ts';
-import type { TimestampAuthority } from '../controllers/incidentchannel/recorder-evidence.ts';
 import { S3EvidenceStore } from './s3-store.ts';
 import { loadOrCreateSigningKey, loadSigningKey } from './signing.ts';
 import { type EvidenceStore, FileEvidenceStore } from './store.ts';
-import { parseCertificates } from './timestamp.ts';
+import { parseCertificates, type TimestampAuthority } from './timestamp.ts';
 
 export interface EvidenceSetup {
   store: EvidenceStore;

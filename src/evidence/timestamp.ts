@@ -22,6 +22,17 @@ const HASH_BY_OID: Record<string, string> = {
 
 export class TimestampUnavailableError extends Error {}
 
+/** The operator's TSA settings. */
+export interface TimestampAuthority {
+  /** RFC 3161 endpoint. */
+  url: string;
+  /** DER certificates of the TSA's trusted roots: every token is checked against them before it is stored. */
+  roots: Uint8Array[];
+  /** `false`: a TSA that cannot be reached leaves the archive without timestamp (format v1) instead of failing. */
+  required: boolean;
+  timeoutMs?: number;
+}
+
 export interface TimestampRequestOptions {
   /** The TSA's RFC 3161 endpoint, e.g. https://tsa.example/api/v1/timestamp */
   url: string;

@@ -21,15 +21,11 @@ import { main } from '../../src/cli/main.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { EvidenceOutcome } from '../../src/controllers/incidentchannel/evidence-hook.ts';
 import { HttpRecorderClient } from '../../src/controllers/incidentchannel/recorder-client.ts';
-import {
-  ANNOTATION_LEGAL_HOLD,
-  RecorderEvidence,
-  type TimestampAuthority,
-} from '../../src/controllers/incidentchannel/recorder-evidence.ts';
+import { ANNOTATION_LEGAL_HOLD, RecorderEvidence } from '../../src/controllers/incidentchannel/recorder-evidence.ts';
 import { evidenceFromConfig } from '../../src/evidence/from-config.ts';
 import { EvidenceConflictError, S3EvidenceStore } from '../../src/evidence/s3-store.ts';
 import { readTar, writeTar } from '../../src/evidence/tar.ts';
-import { parseCertificates } from '../../src/evidence/timestamp.ts';
+import { parseCertificates, type TimestampAuthority } from '../../src/evidence/timestamp.ts';
 import type { KubeObject } from '../../src/kube/objects.ts';
 import { freeTcpPort } from '../support/matrix-ports.ts';
 import {

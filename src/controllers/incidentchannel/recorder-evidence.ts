@@ -5,6 +5,7 @@ import { signExportOffThread, verifyArchiveOffThread } from '../../evidence/offl
 import type { EvidenceStore, StoredEvidence } from '../../evidence/store.ts';
 import {
   requestTimestamp,
+  type TimestampAuthority,
   TimestampUnavailableError,
   timestampTime,
   verifyTimestampToken,
@@ -23,16 +24,6 @@ export type EvidencePolicy = 'require' | 'skip-unreachable';
 
 /** `warroom.dev/legal-hold: "true"` on a channel: its archive is stored under a legal hold (write-once stores). */
 export const ANNOTATION_LEGAL_HOLD = 'warroom.dev/legal-hold';
-
-export interface TimestampAuthority {
-  /** RFC 3161 endpoint. */
-  url: string;
-  /** DER certificates of the TSA's trusted roots: every token is checked against them before it is stored. */
-  roots: Uint8Array[];
-  /** `false`: a TSA that cannot be reached leaves the archive without timestamp (format v1) instead of failing. */
-  required: boolean;
-  timeoutMs?: number;
-}
 
 export interface RecorderEvidenceDeps {
   recorder: RecorderClient;
