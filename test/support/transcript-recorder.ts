@@ -34,11 +34,12 @@ export function messageRecord(i: number): NewRecord {
   };
 }
 
-/** Writes `events` records into `dir` and serves the recorder's control API for them on 127.0.0.1. */
+/** Writes `events` records into `dir` and serves the recorder's control API for them on 127.0.0.1 (`port`, or any). */
 export async function startTranscriptRecorder(
   dir: string,
   channel: ChannelRef,
   events: number,
+  port = 0,
 ): Promise<TranscriptRecorder> {
   const writer = await TranscriptWriter.open(dir);
   for (let i = 0; i < events; i += 256) {
@@ -74,7 +75,7 @@ export async function startTranscriptRecorder(
       notice: async () => '$notice',
     },
   });
-  const url = await listen(server, { host: '127.0.0.1', port: 0 });
+  const url = await listen(server, { host: '127.0.0.1', port });
   return {
     url,
     seals: () => seals,
