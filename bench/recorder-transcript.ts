@@ -10,29 +10,13 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packUnsignedExport, signExport } from '../src/evidence/archive.ts';
-import { type NewRecord, TranscriptWriter } from '../src/evidence/transcript.ts';
+import { TranscriptWriter } from '../src/evidence/transcript.ts';
 import { verifyArchive } from '../src/evidence/verify.ts';
+import { messageRecord as record } from '../test/support/transcript-recorder.ts';
 
 const N = Number(process.argv[2] ?? 10_000);
 const CONCURRENCY = 64;
 const SEQUENTIAL = 500;
-
-function record(i: number): NewRecord {
-  return {
-    kind: 'event',
-    eventId: `$${i.toString(36)}-${'x'.repeat(38)}`,
-    roomId: '!ops-abcdefghijkl:wr.invalid',
-    sender: `@participant-${i % 7}:wr.invalid`,
-    deviceId: 'ABCDEFGHIJ',
-    senderKey: 'k'.repeat(43),
-    sessionId: 's'.repeat(43),
-    ts: 1_763_900_000_000 + i * 250,
-    type: 'm.room.message',
-    content: { msgtype: 'm.text', body: `incident update ${i}: ${'lorem ipsum '.repeat(8)}` },
-    ciphertext: { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'c'.repeat(400), device_id: 'ABCDEFGHIJ' },
-    decryption: 'decrypted',
-  };
-}
 
 const ms = (t0: number) => performance.now() - t0;
 const dir = await mkdtemp(join(tmpdir(), 'wr-bench-transcript-'));

@@ -31,6 +31,21 @@ const labels = list.transform((pairs, ctx) => {
   return out;
 });
 
+/** A retention such as `7y`, `90d` or `48h`; a year counts 365.25 days rounded up, never less than a calendar year. */
+const retention = z.string().transform((s, ctx) => {
+  const m = /^([1-9][0-9]{0,2})([yd])$/.exec(s);
+  const ms = m ? Math.ceil(Number(m[1]) * (m[2] === 'y' ? 365.25 : 1)) * 86_400_000 : (parseDuration(s) ?? Number.NaN);
+  if (!(ms >= 86_400_000)) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not a retention of at least a day like 7y, 90d or 48h` });
+    return z.NEVER;
+  }
+  return ms;
+});
+const bool = z
+  .enum(['true', 'false'])
+  .default('false')
+  .transform((v) => v === 'true');
+
 /** Every operator setting, from flags (`--max-ttl=72h`) or env (`WARROOM_MAX_TTL=72h`); flags win. */
 const Config = z.object({
   kubeconfig: z.string().optional(),
@@ -100,6 +115,23 @@ const Config = z.object({
    * `skip-unreachable`: for simulated clusters (kwok) whose pods never run; never for real war rooms.
    */
   evidencePolicy: z.enum(['require', 'skip-unreachable']).default('require'),
+  /** `file`: archives on the operator's volume (kind, laptops; one replica). `s3`: a bucket with Object Lock. */
+  evidenceStore: z.enum(['file', 's3']).default('file'),
+  evidenceS3Bucket: z.string().min(3).max(63).optional(),
+  /** Key prefix inside the bucket, e.g. `warroom/`. */
+  evidenceS3Prefix: z.string().default(''),
+  evidenceS3Region: z.string().min(1).default('us-east-1'),
+  /** An S3-compatible endpoint (AWS needs none). Credentials come from the SDK's default chain. */
+  evidenceS3Endpoint: z.url().optional(),
+  evidenceS3ForcePathStyle: bool,
+  /** COMPLIANCE retention put on every archive (S3 store); it can be extended later, never shortened. */
+  evidenceRetention: retention.optional(),
+  /** An RFC 3161 timestamp authority: every archive then carries a token over its manifest.sig (format v2). */
+  evidenceTsaUrl: z.url().optional(),
+  /** PEM file with the TSA's root certificate(s); each token is checked against them before it is stored. */
+  evidenceTsaRoot: z.string().min(1).optional(),
+  /** `required`: an unreachable TSA keeps the namespace (EvidenceArchived=False); `optional`: archive without token. */
+  evidenceTimestamp: z.enum(['required', 'optional']).default('required'),
   /** The recorder's read-only and control endpoints; `{namespace}` is the war room's namespace. */
   recorderStatusUrl: z.string().default('http://synapse.{namespace}.svc:9101'),
   recorderControlUrl: z.string().default('http://synapse.{namespace}.svc:9102'),
@@ -129,5 +161,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const msg = parsed.error.issues.map((i) => `--${kebab(String(i.path[0] ?? ''))}: ${i.message}`).join('; ');
     throw new Error(`invalid operator configuration: ${msg}`);
   }
+  const evidence = evidenceConfigProblem(parsed.data);
+  if (evidence) throw new Error(`invalid operator configuration: ${evidence}`);
   return parsed.data;
+}
+
+function evidenceConfigProblem(c: OperatorConfig): string | undefined {
+  if (c.evidenceStore === 's3') {
+    if (!c.evidenceS3Bucket) return '--evidence-s3-bucket: required with --evidence-store=s3';
+    if (c.evidenceRetention === undefined) {
+      return '--evidence-retention: required with --evidence-store=s3 (e.g. 7y; COMPLIANCE retention cannot be shortened)';
+    }
+  }
+  if (c.evidenceTsaUrl && !c.evidenceTsaRoot) return '--evidence-tsa-root: required with --evidence-tsa-url';
+  if (c.evidenceTsaRoot && !c.evidenceTsaUrl) return '--evidence-tsa-url: required with --evidence-tsa-root';
+  return undefined;
 }

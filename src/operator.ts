@@ -18,8 +18,8 @@ import { IncidentChannelReconciler } from './controllers/incidentchannel/reconci
 import { HttpRecorderClient } from './controllers/incidentchannel/recorder-client.ts';
 import { RecorderEvidence } from './controllers/incidentchannel/recorder-evidence.ts';
 import { SecretsPhase } from './controllers/incidentchannel/secrets-phase.ts';
-import { loadOrCreateSigningKey, publicKeyOf } from './evidence/signing.ts';
-import { FileEvidenceStore } from './evidence/store.ts';
+import { evidenceFromConfig } from './evidence/from-config.ts';
+import { publicKeyOf } from './evidence/signing.ts';
 import { KubeClient } from './kube/client.ts';
 import { loadKubeConfig } from './kube/config.ts';
 import { EventRecorder } from './kube/events.ts';
@@ -263,19 +263,15 @@ async function recorderEvidence(
   clock: Clock,
   log: Logger,
 ): Promise<EvidenceHook> {
-  const signingKey = await loadOrCreateSigningKey(config.signingKey).catch((err: unknown) => {
-    throw new Error(
-      `cannot load or create the evidence signing key ${config.signingKey} (--signing-key; the chart mounts a ` +
-        `volume at /var/lib/warroom): ${err instanceof Error ? err.message : String(err)}`,
-    );
-  });
+  const { store, signingKey, tsa } = await evidenceFromConfig(config, () => clock.now());
   return new RecorderEvidence({
     recorder,
-    store: new FileEvidenceStore(config.evidenceDir),
+    store,
     signingKey,
     publicKey: publicKeyOf(signingKey),
     now: () => clock.now(),
     policy: config.evidencePolicy,
+    ...(tsa ? { tsa } : {}),
     log: log.child({ component: 'evidence' }),
   });
 }

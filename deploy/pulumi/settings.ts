@@ -94,6 +94,45 @@ export const WarroomSettings = z
       .default(['ReadWriteOnce']),
     /** Recommended: a Secret in the namespace with the ed25519 PKCS#8 PEM under signing-key.pem, apart from the archives. */
     signingKeySecret: optionalName.default(''),
+    /**
+     * `file`: the evidence volume above (one replica). `s3`: a bucket with Object Lock, each archive written once
+     * with COMPLIANCE retention; no volume, replicas > 1 allowed. The chart's evidence.store.
+     */
+    evidenceStore: z.enum(['file', 's3']).default('file'),
+    evidenceS3Bucket: z
+      .string()
+      .max(63)
+      .regex(/^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$/, 'an S3 bucket name')
+      .default(''),
+    evidenceS3Prefix: z
+      .string()
+      .max(200)
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty or like warroom/')
+      .default('warroom/'),
+    evidenceS3Region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/)
+      .default('us-east-1'),
+    /** Empty for AWS S3; an S3-compatible server's URL otherwise. */
+    evidenceS3Endpoint: z.string().max(512).default(''),
+    evidenceS3ForcePathStyle: z.boolean().default(false),
+    /** COMPLIANCE retention of every archive: 7y, 90d, 48h. Never shortened once written. */
+    evidenceRetention: z
+      .string()
+      .regex(/^([1-9][0-9]{0,2}[yd]|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/, 'a retention like 7y, 90d or 48h')
+      .default('7y'),
+    /** A Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty: the AWS SDK's default chain. */
+    evidenceS3CredentialsSecret: optionalName.default(''),
+    evidenceS3EgressCidrs: z.array(cidr).default([]),
+    evidenceS3EgressPorts: z.array(z.number().int().min(1).max(65535)).min(1).default([443]),
+    /** An RFC 3161 timestamp authority; empty: no timestamps. */
+    evidenceTsaUrl: z.string().max(512).default(''),
+    /** A ConfigMap in the namespace with the TSA root certificate(s) under tsa-root.pem. */
+    evidenceTsaRootConfigMap: optionalName.default(''),
+    /** true: an unreachable TSA keeps the war room's namespace; false: archive without a token. */
+    evidenceTimestampRequired: z.boolean().default(true),
+    evidenceTsaEgressCidrs: z.array(cidr).default([]),
+    evidenceTsaEgressPorts: z.array(z.number().int().min(1).max(65535)).min(1).default([443]),
     /** Created only with replicas > 1: with one replica, minAvailable 1 would block every node drain. */
     podDisruptionBudget: z.boolean().default(true),
     networkPolicy: z.boolean().default(true),
@@ -105,6 +144,18 @@ export const WarroomSettings = z
     message: 'leaderElection=false needs replicas=1: two leaders would reconcile the same channel at once',
     path: ['leaderElection'],
   })
+  .refine((s) => s.evidenceStore !== 's3' || s.evidenceS3Bucket !== '', {
+    message: 'evidenceStore=s3 needs evidenceS3Bucket (a bucket with versioning and Object Lock)',
+    path: ['evidenceS3Bucket'],
+  })
+  .refine((s) => s.evidenceStore !== 's3' || s.signingKeySecret !== '', {
+    message: 'evidenceStore=s3 needs signingKeySecret: every replica must sign with the same key',
+    path: ['signingKeySecret'],
+  })
+  .refine((s) => s.evidenceTsaUrl === '' || s.evidenceTsaRootConfigMap !== '', {
+    message: 'evidenceTsaUrl needs evidenceTsaRootConfigMap (the TSA root each token is checked against)',
+    path: ['evidenceTsaRootConfigMap'],
+  })
   .refine((s) => s.replicas === 1 || !evidenceSingleAttach(s), {
     message:
       'replicas > 1 needs evidenceAccessModes to include ReadWriteMany: a ReadWriteOnce evidence volume attaches to one node, so another replica could never start',
@@ -113,10 +164,16 @@ export const WarroomSettings = z
 
 /** The evidence volume attaches to one node (or pod) only: one replica, and Recreate rollouts. */
 export function evidenceSingleAttach(s: {
+  evidenceStore: 'file' | 's3';
   evidencePersistence: boolean;
   evidenceAccessModes: readonly string[];
 }): boolean {
-  return s.evidencePersistence && !s.evidenceAccessModes.includes('ReadWriteMany');
+  return s.evidenceStore === 'file' && s.evidencePersistence && !s.evidenceAccessModes.includes('ReadWriteMany');
+}
+
+/** The evidence volume exists only for the file store. */
+export function wantsEvidenceVolume(s: { evidenceStore: 'file' | 's3' }): boolean {
+  return s.evidenceStore === 'file';
 }
 
 export type WarroomSettings = z.output<typeof WarroomSettings>;

@@ -10,7 +10,7 @@ import {
   type PolicyRule,
   sealingCertRules,
 } from './rbac.ts';
-import { objectNames, type WarroomSettings } from './settings.ts';
+import { objectNames, type WarroomSettings, wantsEvidenceVolume } from './settings.ts';
 import {
   evidenceClaimSpec,
   namespaceLabels,
@@ -121,25 +121,26 @@ export class WarroomOperator extends pulumi.ComponentResource {
       role('sealing-cert', names.sealingCertRole, s.sealedSecretsNamespace, sealingCertRules(s));
     }
 
-    const claim = s.evidencePersistence
-      ? add(
-          new k8s.core.v1.PersistentVolumeClaim(
-            `${name}-evidence`,
-            {
-              metadata: {
-                ...meta(names.evidenceClaim, s.namespace),
-                // With a WaitForFirstConsumer class the claim binds only once the Deployment's pod exists, and the
-                // Deployment waits for the claim: do not wait for Bound (pulumi-kubernetes #895). The Deployment's own
-                // readiness proves the volume mounted.
-                annotations: { 'pulumi.com/skipAwait': 'true' },
+    const claim =
+      s.evidencePersistence && wantsEvidenceVolume(s)
+        ? add(
+            new k8s.core.v1.PersistentVolumeClaim(
+              `${name}-evidence`,
+              {
+                metadata: {
+                  ...meta(names.evidenceClaim, s.namespace),
+                  // With a WaitForFirstConsumer class the claim binds only once the Deployment's pod exists, and the
+                  // Deployment waits for the claim: do not wait for Bound (pulumi-kubernetes #895). The Deployment's own
+                  // readiness proves the volume mounted.
+                  annotations: { 'pulumi.com/skipAwait': 'true' },
+                },
+                spec: evidenceClaimSpec(s),
               },
-              spec: evidenceClaimSpec(s),
-            },
-            // The archives are the record of past incidents: destroying the stack leaves the claim and its volume.
-            { ...inNamespace, retainOnDelete: true },
-          ),
-        )
-      : undefined;
+              // The archives are the record of past incidents: destroying the stack leaves the claim and its volume.
+              { ...inNamespace, retainOnDelete: true },
+            ),
+          )
+        : undefined;
 
     const deployment = add(
       new k8s.apps.v1.Deployment(

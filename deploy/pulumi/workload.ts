@@ -1,5 +1,11 @@
 import type * as k8s from '@pulumi/kubernetes';
-import { evidenceSingleAttach, objectNames, selectorLabels, type WarroomSettings } from './settings.ts';
+import {
+  evidenceSingleAttach,
+  objectNames,
+  selectorLabels,
+  type WarroomSettings,
+  wantsEvidenceVolume,
+} from './settings.ts';
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 
@@ -12,6 +18,8 @@ export const SEALING_CERT_DIR = '/etc/warroom/sealing-cert';
 export const EVIDENCE_MOUNT = '/var/lib/warroom';
 /** Where signingKeySecret is mounted, read-only, apart from the archives. */
 export const SIGNING_KEY_DIR = '/etc/warroom/signing-key';
+/** Where the TSA root ConfigMap is mounted, when a TSA is configured. */
+export const TSA_ROOT_DIR = '/etc/warroom/tsa-root';
 /**
  * The recorder sidecar's ports in each war room's Synapse pod (src/controllers/incidentchannel/desired/ports.ts):
  * status (read-only) and control (seal, export, notices).
@@ -35,6 +43,7 @@ const labelList = (m: Record<string, string>) =>
 export function operatorEnv(s: WarroomSettings): EnvVar[] {
   const sealed = s.secretsMode === 'sealed';
   const certFromConfigMap = sealed && s.sealingCertConfigMap !== '';
+  const s3 = s.evidenceStore === 's3';
   const plain: [string, string | undefined][] = [
     ['WARROOM_LEADER_ELECT', String(s.leaderElection)],
     ['WARROOM_LEASE_NAME', s.leaseName],
@@ -67,6 +76,19 @@ export function operatorEnv(s: WarroomSettings): EnvVar[] {
     ['WARROOM_SIGNING_KEY', signingKeyPath(s)],
     // require: a war room's namespace is deleted only once its archive is verified; never skip-unreachable here.
     ['WARROOM_EVIDENCE_POLICY', 'require'],
+    ['WARROOM_EVIDENCE_STORE', s.evidenceStore],
+    ['WARROOM_EVIDENCE_S3_BUCKET', s3 ? s.evidenceS3Bucket : undefined],
+    ['WARROOM_EVIDENCE_S3_PREFIX', s3 ? s.evidenceS3Prefix : undefined],
+    ['WARROOM_EVIDENCE_S3_REGION', s3 ? s.evidenceS3Region : undefined],
+    ['WARROOM_EVIDENCE_S3_ENDPOINT', s3 && s.evidenceS3Endpoint ? s.evidenceS3Endpoint : undefined],
+    ['WARROOM_EVIDENCE_S3_FORCE_PATH_STYLE', s3 ? String(s.evidenceS3ForcePathStyle) : undefined],
+    ['WARROOM_EVIDENCE_RETENTION', s3 ? s.evidenceRetention : undefined],
+    ['WARROOM_EVIDENCE_TSA_URL', s.evidenceTsaUrl || undefined],
+    ['WARROOM_EVIDENCE_TSA_ROOT', s.evidenceTsaUrl ? `${TSA_ROOT_DIR}/tsa-root.pem` : undefined],
+    [
+      'WARROOM_EVIDENCE_TIMESTAMP',
+      s.evidenceTsaUrl ? (s.evidenceTimestampRequired ? 'required' : 'optional') : undefined,
+    ],
     ['WARROOM_HTTP_ANONYMOUS_HEALTH', String(s.httpAnonymousHealth)],
     ['WARROOM_HTTP_RATE_LIMIT_BURST', String(s.httpRateLimitBurst)],
     ['WARROOM_HTTP_RATE_LIMIT_PER_SECOND', String(s.httpRateLimitPerSecond)],
@@ -103,6 +125,8 @@ export function operatorDeploymentSpec(s: WarroomSettings): k8s.types.input.apps
   });
   const certVolume = s.secretsMode === 'sealed' && s.sealingCertConfigMap !== '';
   const keySecret = s.signingKeySecret !== '';
+  const volume = wantsEvidenceVolume(s);
+  const tsa = s.evidenceTsaUrl !== '';
   return {
     replicas: s.replicas,
     revisionHistoryLimit: 5,
@@ -139,6 +163,10 @@ export function operatorDeploymentSpec(s: WarroomSettings): k8s.types.input.apps
             args: ['operator'],
             ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
             env: operatorEnv(s),
+            // AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the evidence bucket (never in a value or a ConfigMap).
+            ...(s.evidenceStore === 's3' && s.evidenceS3CredentialsSecret
+              ? { envFrom: [{ secretRef: { name: s.evidenceS3CredentialsSecret } }] }
+              : {}),
             startupProbe: { ...check('/healthz'), periodSeconds: 2, failureThreshold: 30 },
             livenessProbe: probe('/healthz', 10),
             readinessProbe: probe('/readyz', 5),
@@ -155,7 +183,8 @@ export function operatorDeploymentSpec(s: WarroomSettings): k8s.types.input.apps
             },
             volumeMounts: [
               { name: 'tmp', mountPath: '/tmp' },
-              { name: 'evidence', mountPath: EVIDENCE_MOUNT },
+              ...(volume ? [{ name: 'evidence', mountPath: EVIDENCE_MOUNT }] : []),
+              ...(tsa ? [{ name: 'tsa-root', mountPath: TSA_ROOT_DIR, readOnly: true }] : []),
               ...(keySecret ? [{ name: 'signing-key', mountPath: SIGNING_KEY_DIR, readOnly: true }] : []),
               ...(certVolume ? [{ name: 'sealing-cert', mountPath: SEALING_CERT_DIR, readOnly: true }] : []),
             ],
@@ -164,9 +193,22 @@ export function operatorDeploymentSpec(s: WarroomSettings): k8s.types.input.apps
         volumes: [
           { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
           // evidencePersistence false: an emptyDir, and EVERY ARCHIVE IS LOST when this pod goes. Test stacks only.
-          s.evidencePersistence
-            ? { name: 'evidence', persistentVolumeClaim: { claimName: objectNames(s).evidenceClaim } }
-            : { name: 'evidence', emptyDir: {} },
+          ...(!volume
+            ? []
+            : s.evidencePersistence
+              ? [{ name: 'evidence', persistentVolumeClaim: { claimName: objectNames(s).evidenceClaim } }]
+              : [{ name: 'evidence', emptyDir: {} }]),
+          ...(tsa
+            ? [
+                {
+                  name: 'tsa-root',
+                  configMap: {
+                    name: s.evidenceTsaRootConfigMap,
+                    items: [{ key: 'tsa-root.pem', path: 'tsa-root.pem' }],
+                  },
+                },
+              ]
+            : []),
           ...(keySecret
             ? [
                 {
@@ -227,6 +269,14 @@ export function operatorNetworkPolicySpec(s: WarroomSettings): k8s.types.input.n
     ports: s.apiServerPorts.map((port) => ({ port, protocol: 'TCP' })),
     ...(s.apiServerCidrs.length > 0 ? { to: s.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}),
   };
+  const external = (cidrs: string[], ports: number[]) => ({
+    ports: ports.map((port) => ({ port, protocol: 'TCP' })),
+    ...(cidrs.length > 0 ? { to: cidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}),
+  });
+  const evidence = [
+    ...(s.evidenceStore === 's3' ? [external(s.evidenceS3EgressCidrs, s.evidenceS3EgressPorts)] : []),
+    ...(s.evidenceTsaUrl ? [external(s.evidenceTsaEgressCidrs, s.evidenceTsaEgressPorts)] : []),
+  ];
   return {
     podSelector: { matchLabels: selectorLabels(s) },
     policyTypes: ['Ingress', 'Egress'],
@@ -247,6 +297,8 @@ export function operatorNetworkPolicySpec(s: WarroomSettings): k8s.types.input.n
         ],
         ports: RECORDER_PORTS.map((port) => ({ port, protocol: 'TCP' })),
       },
+      // The evidence bucket's S3 endpoint and the RFC 3161 timestamp authority, when configured.
+      ...evidence,
       {
         to: [
           {

@@ -15,7 +15,9 @@ export type Component =
   | 'kubeseal'
   | 'sealed-secrets-controller'
   | 'helm'
-  | 'coredns';
+  | 'coredns'
+  | 'versitygw'
+  | 'timestamp-server';
 
 export const CONTROL_PLANE: Component[] = [
   'etcd',

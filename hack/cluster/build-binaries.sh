@@ -11,6 +11,9 @@ KWOK_VERSION=v0.7.0
 HELM_VERSION=v3.19.0
 SEALED_SECRETS_VERSION=v0.36.0
 COREDNS_VERSION=v1.15.0
+# Evidence store test peers (S3 with Object Lock; an RFC 3161 timestamp authority).
+VERSITYGW_VERSION=v1.8.0
+TIMESTAMP_SERVER_VERSION=v2.1.3
 
 CACHE="${WARROOM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warroom}"
 # Bump when a build recipe changes, so caches built by the old recipe are not reused.
@@ -108,6 +111,11 @@ for c in "${want[@]}"; do
       "github.com/bitnami-labs/sealed-secrets@$SEALED_SECRETS_VERSION" \
       github.com/bitnami-labs/sealed-secrets/cmd/controller "-X main.VERSION=$SEALED_SECRETS_VERSION") ;;
     coredns) d=$(build_wrapped coredns "github.com/coredns/coredns@$COREDNS_VERSION" github.com/coredns/coredns) ;;
+    versitygw) d=$(build_wrapped versitygw "github.com/versity/versitygw@$VERSITYGW_VERSION" \
+      github.com/versity/versitygw/cmd/versitygw) ;;
+    timestamp-server) d=$(build_wrapped timestamp-server \
+      "github.com/sigstore/timestamp-authority/v2@$TIMESTAMP_SERVER_VERSION" \
+      github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server) ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
   echo "$c=$d"

@@ -10,9 +10,12 @@ import {
   type ChannelRef,
   HTML_FILE,
   MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_FORMAT_V2,
   parseManifest,
   SIGNATURE_FILE,
   serializeManifest,
+  TIMESTAMP_FILE,
 } from './manifest.ts';
 import { encodeSignatureFile, keyId, publicKeyBase64, publicKeyOf, signManifest } from './signing.ts';
 import { readTar, type TarEntry, tarMtime, writeTar } from './tar.ts';
@@ -91,11 +94,19 @@ function mediaLookup(media: ExportParts['media']): (sha256: string) => Uint8Arra
   return (sha) => get(sha) ?? get(`${MEDIA_DIR}/${sha}`);
 }
 
+export interface SignOptions {
+  /**
+   * Declares in the signed manifest that a timestamp (manifest.tsr) follows (format v2): stripping the token from
+   * such an archive then fails verification. The token itself is added by withTimestamp.
+   */
+  timestamped?: boolean;
+}
+
 /**
  * The operator's step: verifies the unsigned export completely (throws listing what failed), then fills the
  * manifest's signer, signs the exact manifest.json bytes and returns the archive with manifest.sig.
  */
-export function signExport(tarBytes: Uint8Array, key: KeyObject): Uint8Array {
+export function signExport(tarBytes: Uint8Array, key: KeyObject, opts: SignOptions = {}): Uint8Array {
   const report = verifyArchive(tarBytes, { unsigned: true });
   if (!report.ok) {
     const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
@@ -103,6 +114,7 @@ export function signExport(tarBytes: Uint8Array, key: KeyObject): Uint8Array {
   }
   const { entries, mtime } = readTar(tarBytes);
   const manifest = parseManifest(entries.find((e) => e.name === MANIFEST_FILE)!.data);
+  manifest.format = opts.timestamped ? MANIFEST_FORMAT_V2 : MANIFEST_FORMAT;
   manifest.signer = { alg: 'ed25519', publicKey: publicKeyBase64(key), keyId: keyId(publicKeyOf(key)) };
   const manifestBytes = serializeManifest(manifest);
   const signature = signManifest(manifestBytes, key);
@@ -112,4 +124,39 @@ export function signExport(tarBytes: Uint8Array, key: KeyObject): Uint8Array {
     { name: SIGNATURE_FILE, data: encodeSignatureFile(signature) },
   ];
   return writeTar(signed, mtime);
+}
+
+/** The exact manifest.sig bytes of a signed archive: what an RFC 3161 token is requested over. */
+export function signatureFileOf(signedTar: Uint8Array): Uint8Array {
+  const sig = readTar(signedTar).entries.find((e) => e.name === SIGNATURE_FILE);
+  if (!sig) throw new Error(`the archive has no ${SIGNATURE_FILE}`);
+  return sig.data;
+}
+
+/** Adds manifest.tsr (the DER token over manifest.sig) to a signed v2 archive, keeping every other byte's meaning. */
+export function withTimestamp(signedTar: Uint8Array, token: Uint8Array): Uint8Array {
+  const { entries, mtime } = readTar(signedTar);
+  const manifest = parseManifest(entries.find((e) => e.name === MANIFEST_FILE)?.data ?? new Uint8Array());
+  if (manifest.format !== MANIFEST_FORMAT_V2) throw new Error(`a ${manifest.format} archive carries no timestamp`);
+  if (entries.some((e) => e.name === TIMESTAMP_FILE)) throw new Error(`the archive already has ${TIMESTAMP_FILE}`);
+  return writeTar([...entries, { name: TIMESTAMP_FILE, data: token }], mtime);
+}
+
+/**
+ * Whether two signed archives carry the same signed manifest (manifest.json and manifest.sig byte for byte): the
+ * same evidence, perhaps with different timestamps. The manifest pins every other entry by its hash.
+ */
+export function sameSignedArchive(a: Uint8Array, b: Uint8Array): boolean {
+  try {
+    const pick = (bytes: Uint8Array) => {
+      const entries = readTar(bytes).entries;
+      const get = (n: string) => entries.find((e) => e.name === n)?.data;
+      return [get(MANIFEST_FILE), get(SIGNATURE_FILE)];
+    };
+    const [ma, sa] = pick(a);
+    const [mb, sb] = pick(b);
+    return !!ma && !!sa && !!mb && !!sb && Buffer.from(ma).equals(mb) && Buffer.from(sa).equals(sb);
+  } catch {
+    return false;
+  }
 }

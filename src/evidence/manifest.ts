@@ -3,9 +3,13 @@
 import { z } from 'zod';
 import type { TranscriptCounts } from './transcript.ts';
 
+/** The recorder's unsigned export and archives without a timestamp. */
 export const MANIFEST_FORMAT = 'warroom-evidence/v1';
+/** An archive that carries manifest.tsr, an RFC 3161 token over manifest.sig: the signed manifest says so. */
+export const MANIFEST_FORMAT_V2 = 'warroom-evidence/v2';
 export const MANIFEST_FILE = 'manifest.json';
 export const SIGNATURE_FILE = 'manifest.sig';
+export const TIMESTAMP_FILE = 'manifest.tsr';
 export const HTML_FILE = 'transcript.html';
 /** Version of the HTML rendering; verify re-renders and compares when it knows the version. */
 export const HTML_RENDERER = 'warroom-html/v1';
@@ -21,7 +25,7 @@ const channelSchema = z.strictObject({
 });
 
 const manifestSchema = z.strictObject({
-  format: z.literal(MANIFEST_FORMAT),
+  format: z.enum([MANIFEST_FORMAT, MANIFEST_FORMAT_V2]),
   channel: channelSchema,
   createdAt: z.iso.datetime(),
   transcript: z.strictObject({

@@ -9,7 +9,7 @@ let response: OffloadResponse;
 try {
   response =
     request.op === 'sign'
-      ? { ok: true, value: signExport(request.bytes, request.key) }
+      ? { ok: true, value: signExport(request.bytes, request.key, request.opts) }
       : { ok: true, value: verifyArchive(request.bytes, request.opts) };
 } catch (err) {
   response = { ok: false, message: err instanceof Error ? err.message : String(err) };

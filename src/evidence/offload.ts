@@ -3,10 +3,11 @@
 // seconds on a long incident, so these variants run them in a short-lived worker thread.
 import type { KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import type { SignOptions } from './archive.ts';
 import type { VerifyOptions, VerifyReport } from './verify.ts';
 
 export type OffloadRequest =
-  | { op: 'sign'; bytes: Uint8Array; key: KeyObject }
+  | { op: 'sign'; bytes: Uint8Array; key: KeyObject; opts?: SignOptions }
   | { op: 'verify'; bytes: Uint8Array; opts: VerifyOptions };
 
 export type OffloadResponse = { ok: true; value: Uint8Array | VerifyReport } | { ok: false; message: string };
@@ -18,8 +19,9 @@ export async function signExportOffThread(
   tarBytes: Uint8Array,
   key: KeyObject,
   timeoutMs = 300_000,
+  opts: SignOptions = {},
 ): Promise<Uint8Array> {
-  return (await run({ op: 'sign', bytes: tarBytes, key }, timeoutMs)) as Uint8Array;
+  return (await run({ op: 'sign', bytes: tarBytes, key, opts }, timeoutMs)) as Uint8Array;
 }
 
 /** verifyArchive in a worker thread. */

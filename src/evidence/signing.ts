@@ -36,6 +36,16 @@ export async function loadOrCreateSigningKey(path: string): Promise<KeyObject> {
   return key;
 }
 
+/**
+ * Loads an existing signing key and never creates one: with several replicas (the S3 store) every replica must sign
+ * with the same key, which therefore comes from a Secret, not from whichever replica started first.
+ */
+export async function loadSigningKey(path: string): Promise<KeyObject> {
+  const key = await readKeyFile(path);
+  if (!key) throw new Error(`signing key ${path} does not exist (mount the signing-key Secret there)`);
+  return key;
+}
+
 async function readKeyFile(path: string): Promise<KeyObject | undefined> {
   let pem: Buffer;
   try {

@@ -6,8 +6,26 @@ import { link, mkdir, readFile, unlink } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fsyncDir, writeDurableTemp } from './durable-file.ts';
 
+export interface PutOptions {
+  /** Put a legal hold on the stored archive (stores that cannot hold return `legalHold: false`). */
+  legalHold?: boolean;
+  /**
+   * When the name is already taken by other bytes: whether those bytes stand for this archive (the same signed
+   * manifest with an earlier timestamp, stored by a previous attempt). Then they are kept and returned.
+   */
+  acceptExisting?: (existing: Uint8Array) => boolean | Promise<boolean>;
+}
+
+export interface StoredEvidence {
+  location: string;
+  sha256: string;
+  /** Until when the store refuses to delete or overwrite it (write-once stores). */
+  retainUntil?: Date;
+  legalHold?: boolean;
+}
+
 export interface EvidenceStore {
-  put(name: string, bytes: Uint8Array): Promise<{ location: string; sha256: string }>;
+  put(name: string, bytes: Uint8Array, opts?: PutOptions): Promise<StoredEvidence>;
   get(location: string): Promise<Uint8Array>;
 }
 
@@ -21,7 +39,7 @@ export class FileEvidenceStore implements EvidenceStore {
     this.dir = resolve(dir);
   }
 
-  async put(name: string, bytes: Uint8Array): Promise<{ location: string; sha256: string }> {
+  async put(name: string, bytes: Uint8Array, opts: PutOptions = {}): Promise<StoredEvidence> {
     if (!SAFE_NAME.test(name) || name.includes('..')) {
       throw new Error(`evidence name ${JSON.stringify(name)} must be a plain file name ([A-Za-z0-9._-], no path)`);
     }
@@ -39,7 +57,9 @@ export class FileEvidenceStore implements EvidenceStore {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
           const existing = await readFile(candidate);
-          if (createHash('sha256').update(existing).digest('hex') === sha256) return { location: candidate, sha256 };
+          const existingSha = createHash('sha256').update(existing).digest('hex');
+          if (existingSha === sha256) return { location: candidate, sha256 };
+          if (await opts.acceptExisting?.(existing)) return { location: candidate, sha256: existingSha };
         }
       }
       throw new Error(`evidence store ${this.dir}: ${MAX_SUFFIX} different archives are already named ${name}`);

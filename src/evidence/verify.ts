@@ -8,12 +8,15 @@ import {
   HTML_RENDERER,
   isoTime,
   MANIFEST_FILE,
+  MANIFEST_FORMAT_V2,
   type Manifest,
   parseManifest,
   SIGNATURE_FILE,
+  TIMESTAMP_FILE,
 } from './manifest.ts';
 import { decodeSignatureFile, keyId, parsePublicKey, verifyManifestSignature } from './signing.ts';
 import { readTar, type ScannedEntry, scanTarFile, TarError, tarMtime } from './tar.ts';
+import { verifyTimestampToken } from './timestamp.ts';
 import { MEDIA_DIR, readTranscript, TRANSCRIPT_FILE } from './transcript.ts';
 
 export interface VerifyCheck {
@@ -29,6 +32,8 @@ export interface VerifyReport {
   manifest?: Manifest;
   /** Valid but worth saying, e.g. "signer key not pinned". */
   warnings: string[];
+  /** manifest.tsr and the manifest.sig bytes it covers, for checkTimestamp (verifyArchive does not check tokens). */
+  timestamp?: { token: Uint8Array; signature: Uint8Array };
 }
 
 export interface VerifyOptions {
@@ -37,6 +42,15 @@ export interface VerifyOptions {
   /** Check an export the operator has not signed yet: it must carry no signature and no signer. */
   unsigned?: boolean;
 }
+
+export interface TimestampOptions {
+  /** DER certificates of the trusted TSA roots; without them a token is checked but its TSA is not pinned. */
+  tsaRoots?: readonly Uint8Array[];
+  /** Fail an archive without a valid, pinned timestamp (needs tsaRoots). */
+  requireTimestamp?: boolean;
+}
+
+const TIMESTAMP_NOT_CHECKED = 'manifest.tsr was not checked';
 
 const MEDIA_NAME = /^media\/([0-9a-f]{64})$/;
 
@@ -63,18 +77,58 @@ export function verifyArchive(bytes: Uint8Array, opts: VerifyOptions = {}): Veri
  * verifyArchive for an archive file, with memory bounded by the manifest, transcript and HTML: media entries are
  * hashed while streaming, never held (archives with large attachments may exceed what a Buffer can hold).
  */
-export async function verifyArchiveFile(path: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyArchiveFile(
+  path: string,
+  opts: VerifyOptions & TimestampOptions = {},
+): Promise<VerifyReport> {
   let tar: Awaited<ReturnType<typeof scanTarFile>> | Error;
   try {
     tar = await scanTarFile(
       path,
-      (name) => name === MANIFEST_FILE || name === SIGNATURE_FILE || name === TRANSCRIPT_FILE,
+      (name) =>
+        name === MANIFEST_FILE || name === SIGNATURE_FILE || name === TRANSCRIPT_FILE || name === TIMESTAMP_FILE,
     );
   } catch (err) {
     if (!(err instanceof TarError)) throw err; // unreadable file: not a verdict about the archive
     tar = err;
   }
-  return verifyEntries(tar, opts);
+  return checkTimestamp(verifyEntries(tar, opts), opts);
+}
+
+/** verifyArchive and then the timestamp (checkTimestamp). */
+export async function verifyEvidence(
+  bytes: Uint8Array,
+  opts: VerifyOptions & TimestampOptions = {},
+): Promise<VerifyReport> {
+  return checkTimestamp(verifyArchive(bytes, opts), opts);
+}
+
+/**
+ * Adds the `timestamp` check to a report from verifyArchive (which only checks that a v2 archive carries
+ * manifest.tsr): the RFC 3161 token is over the exact manifest.sig bytes, signed by a timestamping certificate
+ * and, with tsaRoots, chained to a trusted root at the token's time.
+ */
+export async function checkTimestamp(report: VerifyReport, opts: TimestampOptions = {}): Promise<VerifyReport> {
+  report.warnings = report.warnings.filter((w) => w !== TIMESTAMP_NOT_CHECKED);
+  const add = (ok: boolean, detail: string) => {
+    report.checks.push({ name: 'timestamp', ok, detail });
+    report.ok = report.ok && ok;
+  };
+  const pinned = (opts.tsaRoots?.length ?? 0) > 0;
+  if (!report.timestamp) {
+    if (opts.requireTimestamp) add(false, `no ${TIMESTAMP_FILE}: the archive is not timestamped, and one is required`);
+    return report;
+  }
+  const result = await verifyTimestampToken(report.timestamp.token, report.timestamp.signature, opts.tsaRoots);
+  if (result.ok && !pinned) {
+    if (opts.requireTimestamp) {
+      add(false, `${result.detail}; a required timestamp needs a pinned TSA root`);
+      return report;
+    }
+    report.warnings.push('TSA not pinned');
+  }
+  add(result.ok, result.detail);
+  return report;
 }
 
 function verifyEntries(
@@ -120,7 +174,12 @@ function checkEntries(
   const missing = required.filter((n) => !entries.has(n));
   const unexpected = [...entries.keys()].filter(
     (n) =>
-      !MEDIA_NAME.test(n) && n !== MANIFEST_FILE && n !== TRANSCRIPT_FILE && n !== HTML_FILE && n !== SIGNATURE_FILE,
+      !MEDIA_NAME.test(n) &&
+      n !== MANIFEST_FILE &&
+      n !== TRANSCRIPT_FILE &&
+      n !== HTML_FILE &&
+      n !== SIGNATURE_FILE &&
+      (opts.unsigned || n !== TIMESTAMP_FILE),
   );
   check(
     'entries',
@@ -158,9 +217,22 @@ function checkEntries(
     );
   }
 
-  // 3. The signature.
+  // 3. The signature, and the timestamp a v2 manifest promises (its token is checked by checkTimestamp).
   if (manifestBytes && manifest)
     checkSignature(manifestBytes, manifest, files.get(SIGNATURE_FILE), opts, report, check);
+  if (manifest && !opts.unsigned) {
+    const token = files.get(TIMESTAMP_FILE);
+    const signature = files.get(SIGNATURE_FILE);
+    const v2 = manifest.format === MANIFEST_FORMAT_V2;
+    if (v2 && !token)
+      check('timestamp entry', false, `the ${manifest.format} manifest promises ${TIMESTAMP_FILE}, which is missing`);
+    else if (!v2 && token)
+      check('timestamp entry', false, `a ${manifest.format} archive must not carry ${TIMESTAMP_FILE}`);
+    else if (token && signature) {
+      report.timestamp = { token, signature };
+      report.warnings.push(TIMESTAMP_NOT_CHECKED);
+    }
+  }
 
   // 4. The transcript: hash and chain.
   const transcript = files.get(TRANSCRIPT_FILE);

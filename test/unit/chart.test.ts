@@ -12,10 +12,13 @@ import { grantsSecretRead, operatorClusterRules, type PolicyRule } from '../../d
 import { ACCESS_ROLE as PULUMI_ACCESS_ROLE, parseSettings } from '../../deploy/pulumi/settings.ts';
 import {
   EVIDENCE_MOUNT,
+  operatorDeploymentSpec,
   operatorEnv,
+  operatorNetworkPolicySpec,
   RECORDER_PORTS,
   SYNAPSE_POD_LABELS,
   WAR_ROOM_NAMESPACE_LABELS,
+  wantsPdb,
 } from '../../deploy/pulumi/workload.ts';
 import { CHART_COPIES } from '../../hack/sync-chart.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -247,15 +250,32 @@ describe('chart files', () => {
     bad((v) => {
       v.evidence.policy = 'skip-unreachable';
     }, /evidence\.policy: not allowed/);
+    bad((v) => {
+      v.evidence.store = 'S3';
+    }, /evidence\.store/);
+    bad((v) => {
+      v.evidence.s3.retention = '7 years';
+    }, /evidence\.s3\.retention/);
+    bad((v) => {
+      v.evidence.s3.accessKey = 'AKIA...';
+    }, /evidence\.s3\.accessKey: not allowed/);
+    bad((v) => {
+      v.evidence.timestamp.egressPorts = [];
+    }, /evidence\.timestamp\.egressPorts/);
   });
 
   test('defaults: one replica on a persistent ReadWriteOnce evidence volume, the key on it unless a Secret is named', () => {
     const values = parse(read('charts/warroom/values.yaml'));
     assert.equal(values.replicaCount, 1);
-    assert.deepEqual(values.evidence, {
-      persistence: { enabled: true, storageClass: '', size: '20Gi', accessModes: ['ReadWriteOnce'] },
-      signingKey: { existingSecret: '' },
+    assert.equal(values.evidence.store, 'file');
+    assert.equal(values.evidence.timestamp.url, '');
+    assert.deepEqual(values.evidence.persistence, {
+      enabled: true,
+      storageClass: '',
+      size: '20Gi',
+      accessModes: ['ReadWriteOnce'],
     });
+    assert.deepEqual(values.evidence.signingKey, { existingSecret: '' });
     // The operator's own defaults land on the volume the chart mounts (and the chart sets them explicitly too).
     const helpers = read('charts/warroom/templates/_helpers.tpl');
     assert.equal(/define "warroom\.evidenceMount" -\}\}\n([^\n{]+)\n/.exec(helpers)?.[1], EVIDENCE_MOUNT);
@@ -289,6 +309,55 @@ describe('chart NetworkPolicy', () => {
       ],
       ports: RECORDER_PORTS.map((port) => ({ port, protocol: 'TCP' })),
     });
+  });
+});
+
+describe('chart with the S3 evidence store', () => {
+  test('Pulumi: two replicas roll, no evidence volume, the key from its Secret, egress to the bucket and the TSA', () => {
+    const s = parseSettings({
+      image: 'x',
+      replicas: 2,
+      signingKeySecret: 'key',
+      evidenceStore: 's3',
+      evidenceS3Bucket: 'evidence',
+      evidenceS3CredentialsSecret: 's3-credentials',
+      evidenceS3EgressCidrs: ['203.0.113.0/24'],
+      evidenceTsaUrl: 'https://tsa.example.invalid/tsr',
+      evidenceTsaRootConfigMap: 'tsa-root',
+    });
+    const spec = operatorDeploymentSpec(s);
+    assert.deepEqual(spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    assert.ok(wantsPdb(s));
+    const pod = JSON.stringify(spec.template);
+    assert.doesNotMatch(pod, /persistentVolumeClaim|"name":"evidence"/);
+    assert.match(pod, /"secretRef":\{"name":"s3-credentials"\}/);
+    assert.match(pod, /"name":"tsa-root","configMap"/);
+    const egress = JSON.stringify(operatorNetworkPolicySpec(s).egress);
+    assert.match(
+      egress,
+      /\{"ports":\[\{"port":443,"protocol":"TCP"\}\],"to":\[\{"ipBlock":\{"cidr":"203.0.113.0\/24"\}\}\]\}/,
+    );
+    assert.throws(
+      () => parseSettings({ image: 'x', evidenceStore: 's3', evidenceS3Bucket: 'evidence' }),
+      /signingKeySecret: evidenceStore=s3 needs signingKeySecret/,
+    );
+  });
+
+  test('the chart template has the same rules: no PVC and RollingUpdate with s3, fail without bucket or key Secret', () => {
+    const deployment = read('charts/warroom/templates/deployment.yaml');
+    assert.match(deployment, /fail "evidence.store=s3 needs evidence.signingKey.existingSecret/);
+    assert.match(deployment, /fail "evidence.store=s3 needs evidence.s3.bucket/);
+    assert.match(deployment, /secretRef:\n\s+name: \{\{ \$evidence.s3.credentialsSecret \}\}/);
+    assert.match(read('charts/warroom/templates/_helpers.tpl'), /and \(eq \.Values\.evidence\.store "file"\)/);
+    assert.match(read('charts/warroom/templates/evidence-pvc.yaml'), /eq \.Values\.evidence\.store "file"/);
+    const values = read('charts/warroom/values.yaml');
+    for (const never of [
+      's3:DeleteObjectVersion',
+      's3:BypassGovernanceRetention',
+      's3:PutBucketObjectLockConfiguration',
+    ]) {
+      assert.match(values, new RegExp(`NEVER:[^]*${never}`));
+    }
   });
 });
 
@@ -353,7 +422,7 @@ describe('chart Deployment environment', () => {
   const values = parse(read('charts/warroom/values.yaml'));
   // Literal names, plus the one templated family (WARROOM_<COMPONENT>_IMAGE over values.images).
   const chartEnv = [
-    ...[...deployment.matchAll(/^\s*- name: ((?:WARROOM|POD)_[A-Z_]+)\s*$/gm)].map((m) => m[1] ?? ''),
+    ...[...deployment.matchAll(/^\s*- name: ((?:WARROOM|POD)_[A-Z0-9_]+)\s*$/gm)].map((m) => m[1] ?? ''),
     ...(deployment.includes('- name: WARROOM_{{ upper $component }}_IMAGE')
       ? Object.keys(values.images).map((c) => `WARROOM_${c.toUpperCase()}_IMAGE`)
       : []),
@@ -364,6 +433,15 @@ describe('chart Deployment environment', () => {
     const variants = [
       { image: 'x', channelSelector: 'tier=canary', nodeCidrs: ['172.18.0.0/16'], images, tokenReviewAudiences: ['a'] },
       { image: 'x', sealingCertConfigMap: 'sealing-cert', signingKeySecret: 'key', evidencePersistence: false },
+      {
+        image: 'x',
+        signingKeySecret: 'key',
+        evidenceStore: 's3',
+        evidenceS3Bucket: 'evidence',
+        evidenceS3Endpoint: 'https://s3.example.invalid',
+        evidenceTsaUrl: 'https://tsa.example.invalid/tsr',
+        evidenceTsaRootConfigMap: 'tsa-root',
+      },
     ];
     const pulumiEnv = new Set(variants.flatMap((v) => operatorEnv(parseSettings(v)).map((e) => e.name)));
     assert.deepEqual([...new Set(chartEnv)].sort(), [...pulumiEnv].sort());
@@ -385,6 +463,11 @@ describe('chart Deployment environment', () => {
       WARROOM_COTURN_IMAGE: 'coturn:1',
       WARROOM_POSTGRES_IMAGE: 'postgres:1',
       WARROOM_EVIDENCE_POLICY: 'require',
+      WARROOM_EVIDENCE_S3_BUCKET: 'evidence',
+      WARROOM_EVIDENCE_S3_ENDPOINT: 'https://s3.example.invalid',
+      WARROOM_EVIDENCE_RETENTION: '7y',
+      WARROOM_EVIDENCE_TSA_URL: 'https://tsa.example.invalid/tsr',
+      WARROOM_EVIDENCE_TSA_ROOT: '/etc/warroom/tsa-root/tsa-root.pem',
     };
     // Flags with a default are always in the parsed config; the optional ones are given a sample value.
     const config = loadConfig([], samples) as Record<string, unknown>;

@@ -82,7 +82,7 @@ Deployment must have one replica and roll out with Recreate.
 */}}
 {{- define "warroom.evidenceSingleAttach" -}}
 {{- $p := .Values.evidence.persistence }}
-{{- if and $p.enabled (not (has "ReadWriteMany" $p.accessModes)) }}true{{ end }}
+{{- if and (eq .Values.evidence.store "file") $p.enabled (not (has "ReadWriteMany" $p.accessModes)) }}true{{ end }}
 {{- end }}
 
 {{/* Where the evidence volume is mounted; the operator's evidenceDir and signingKey defaults live under it. */}}

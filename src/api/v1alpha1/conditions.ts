@@ -76,6 +76,8 @@ export const CONDITION_REASONS = {
     'RecorderUnreachable',
     'EvidenceStoreFailed',
     'ArchiveVerificationFailed',
+    'TimestampUnavailable',
+    'TimestampInvalid',
   ],
 } as const satisfies Record<ConditionType, readonly string[]>;
 

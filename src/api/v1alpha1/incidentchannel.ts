@@ -475,6 +475,15 @@ export const IncidentChannelStatus = z.object({
       location: z.string().max(2048).optional().meta({ description: 'Where the evidence bundle was stored.' }),
       sha256: z.string().regex(pattern(SHA256_HEX)).max(64).optional(),
       verifiedAt: dateTime().optional(),
+      retainUntil: dateTime().optional().meta({
+        description: 'Write-once stores: until when the store refuses to delete the archive or shorten its retention.',
+      }),
+      legalHold: z.boolean().optional().meta({
+        description: 'Write-once stores: the archive is under a legal hold (kept until released, past retainUntil).',
+      }),
+      timestampedAt: dateTime().optional().meta({
+        description: "The RFC 3161 time of the archive's manifest.tsr (a timestamp authority vouches for it).",
+      }),
     })
     .optional(),
   ttlWarningsSent: z

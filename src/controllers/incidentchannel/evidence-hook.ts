@@ -7,6 +7,12 @@ export interface ArchiveRecord {
   verifiedAt: string;
   events?: number;
   headHash?: string;
+  /** Write-once stores: until when the store refuses to delete or shorten the archive's retention. */
+  retainUntil?: string;
+  /** Write-once stores: a legal hold keeps the archive past retainUntil until it is released. */
+  legalHold?: boolean;
+  /** The RFC 3161 time of the archive's manifest.tsr, when it has one. */
+  timestampedAt?: string;
 }
 
 export type EvidenceOutcome =

@@ -173,7 +173,16 @@ export function teardownStatus(channel: Channel, t: TeardownOutcome, now: Date):
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     ...(participantCount(channel) !== undefined ? { participantCount: participantCount(channel) } : {}),
     ...(archived
-      ? { archive: { location: archived.location, sha256: archived.sha256, verifiedAt: archived.verifiedAt } }
+      ? {
+          archive: {
+            location: archived.location,
+            sha256: archived.sha256,
+            verifiedAt: archived.verifiedAt,
+            ...(archived.retainUntil ? { retainUntil: archived.retainUntil } : {}),
+            ...(archived.legalHold !== undefined ? { legalHold: archived.legalHold } : {}),
+            ...(archived.timestampedAt ? { timestampedAt: archived.timestampedAt } : {}),
+          },
+        }
       : {}),
     ...(archived?.events !== undefined
       ? { recording: { events: archived.events, ...(archived.headHash ? { headHash: archived.headHash } : {}) } }

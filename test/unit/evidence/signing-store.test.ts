@@ -130,4 +130,16 @@ describe('FileEvidenceStore', () => {
     await assert.rejects(store.get('/etc/passwd'), /not in the store/);
     await assert.rejects(store.get('../x'), /not in the store/);
   });
+
+  it('keeps an earlier archive the caller accepts as the same (a retry with another timestamp), names the rest apart', async () => {
+    const store = new FileEvidenceStore(await tempDir());
+    const first = await store.put('case.tar', Buffer.from('signed manifest + token 1'));
+    const accepted = await store.put('case.tar', Buffer.from('signed manifest + token 2'), {
+      acceptExisting: (existing) => Buffer.from(existing).toString().startsWith('signed manifest'),
+    });
+    assert.deepEqual(accepted, first);
+    const other = await store.put('case.tar', Buffer.from('another archive'), { acceptExisting: () => false });
+    assert.notEqual(other.location, first.location);
+    assert.equal(Buffer.from(await store.get(first.location)).toString(), 'signed manifest + token 1');
+  });
 });
