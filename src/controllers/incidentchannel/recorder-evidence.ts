@@ -4,6 +4,7 @@ import { signExportOffThread, verifyArchiveOffThread } from '../../evidence/offl
 import type { EvidenceStore } from '../../evidence/store.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import type { EvidenceHook, EvidenceOutcome } from './evidence-hook.ts';
+import { evidenceArchiveName } from './names.ts';
 import { type RecorderClient, RecorderUnreachableError } from './recorder-client.ts';
 
 /**
@@ -76,7 +77,7 @@ export class RecorderEvidence implements EvidenceHook {
       };
     }
 
-    const name = `${safe(spec?.caseId ?? 'case')}-${channel.metadata.uid ?? 'unknown'}.tar`;
+    const name = evidenceArchiveName(spec?.caseId ?? '', channel.metadata.uid ?? 'unknown');
     let stored: { location: string; sha256: string };
     let readBack: Uint8Array;
     try {
@@ -134,5 +135,3 @@ export class RecorderEvidence implements EvidenceHook {
     };
   }
 }
-
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 80);
