@@ -161,8 +161,8 @@ export const Participant = z.object({
 // person (system:authenticated, system:serviceaccounts[:<ns>]), anonymous (system:anonymous, system:unauthenticated)
 // or a component (system:masters, system:nodes, system:serviceaccount:<ns>:<name>, system:kube-*). A Role binding
 // one of them would hand the participants' passwords to far more than the people the lead meant.
-export const SYSTEM_IDENTITY_PREFIX = 'system:';
-export const isSystemIdentity = (name: string): boolean => name.startsWith(SYSTEM_IDENTITY_PREFIX);
+const SYSTEM_IDENTITY_PREFIX = 'system:';
+const isSystemIdentity = (name: string): boolean => name.startsWith(SYSTEM_IDENTITY_PREFIX);
 const accessSubject = () =>
   z
     .string()
