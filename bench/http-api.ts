@@ -33,7 +33,7 @@ function channels(n: number): KubeObject[] {
         caseId: name,
         severity: 'high',
         ttl: '72h',
-        participants: Array.from({ length: 8 }, (_, p) => ({ handle: `p${p}`, role: 'responder' })),
+        participants: Array.from({ length: 8 }, (_, p) => ({ handle: `p${p}`, role: p === 0 ? 'lead' : 'responder' })),
       },
       status: {
         phase: phases[i % phases.length],

@@ -3,7 +3,7 @@
 // which drops unknown keys). Participant handles, the credentials Secret name and spec internals are deliberately
 // absent: the API is for watching war rooms, not for finding out who is in them.
 import { z } from 'zod';
-import type { Phase } from '../api/v1alpha1/incidentchannel.ts';
+import { LIMITS, type Phase } from '../api/v1alpha1/incidentchannel.ts';
 import { CHANNEL_PHASES } from '../observability/metrics.ts';
 
 export const PHASES = CHANNEL_PHASES satisfies readonly Phase[];
@@ -39,7 +39,11 @@ export const ConditionView = z.object({
 export const ChannelSummary = z
   .object({
     name: z.string(),
-    caseId: z.string().optional(),
+    caseId: z
+      .string()
+      .max(LIMITS.caseIdMaxLength)
+      .optional()
+      .meta({ description: 'As the incident tracker writes it, e.g. IR-2026-0042 or JIRA:SEC-12' }),
     severity: z.string().optional(),
     phase: PhaseSchema,
     ready: z.boolean().meta({ description: 'The Ready condition is True' }),

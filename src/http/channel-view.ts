@@ -1,5 +1,6 @@
 // IncidentChannel objects from the cache → API views. Every field is picked by name and type-checked: the cache holds
 // whatever the apiserver stored, and nothing reaches a response unless it is listed here.
+import { LIMITS } from '../api/v1alpha1/incidentchannel.ts';
 import type { KubeObject } from '../kube/objects.ts';
 import {
   type ChannelDetail,
@@ -103,7 +104,7 @@ export function toChannelSummary(obj: KubeObject, nowMs: number): ChannelSummary
   const expiresAt = time(status?.expiresAt);
   return defined({
     name: obj.metadata.name,
-    caseId: str(spec?.caseId, 63),
+    caseId: str(spec?.caseId, LIMITS.caseIdMaxLength),
     severity: str(spec?.severity, 16),
     phase: channelPhase(obj),
     ready: isReady(status),

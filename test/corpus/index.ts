@@ -4,6 +4,9 @@
 //   # expect: admission | stalled | pruned
 //   # operation: create | update        admission only (default create). An update file holds two documents: the
 //                                       original (valid, applied first) and the change the apiserver must refuse.
+//   # change: valid | invalid            update only (default valid): valid when the change alone is fine and only the
+//                                       transition is refused (a CEL rule on oldSelf); invalid when the change breaks
+//                                       a rule every write must pass (the apiserver checks updates too)
 //   # message: <substring>              admission: of the apiserver's error; stalled: of the zod validation message
 //   # reason: InvalidSpec               stalled: the Stalled condition's reason
 //   # pruned: spec.a, spec.b[0].c       pruned: paths the apiserver drops (fieldValidation Ignore or Warn)
@@ -43,6 +46,8 @@ export interface AdmissionCase extends CaseBase {
   operation: 'create' | 'update';
   /** Update cases: the valid object to create first. */
   original?: Manifest;
+  /** Update cases: whether the change would be admitted on its own (only the transition is refused). */
+  changeAlone?: 'valid' | 'invalid';
   message: string;
 }
 
@@ -60,7 +65,7 @@ export interface PrunedCase extends CaseBase {
 
 export type CorpusCase = AdmissionCase | StalledCase | PrunedCase;
 
-const HEADER_KEYS = new Set(['expect', 'operation', 'message', 'reason', 'pruned', 'strict-message', 'why']);
+const HEADER_KEYS = new Set(['expect', 'operation', 'change', 'message', 'reason', 'pruned', 'strict-message', 'why']);
 
 function parseHeader(text: string, file: string): Map<string, string> {
   const header = new Map<string, string>();
@@ -104,6 +109,9 @@ export function loadCase(file: string): CorpusCase {
   const operation = header.get('operation') ?? 'create';
   if (operation !== 'create' && operation !== 'update') throw new Error(`${file}: operation must be create or update`);
   if (operation === 'update' && expect !== 'admission') throw new Error(`${file}: only admission cases are updates`);
+  const change = header.get('change') ?? 'valid';
+  if (change !== 'valid' && change !== 'invalid') throw new Error(`${file}: change must be valid or invalid`);
+  if (header.has('change') && operation !== 'update') throw new Error(`${file}: change is for update cases only`);
   const expectedDocs = operation === 'update' ? 2 : 1;
   if (docs.length !== expectedDocs)
     throw new Error(`${file}: expected ${expectedDocs} YAML document(s), got ${docs.length}`);
@@ -119,7 +127,7 @@ export function loadCase(file: string): CorpusCase {
         expect,
         operation,
         manifest,
-        ...(operation === 'update' ? { original: manifests[0] } : {}),
+        ...(operation === 'update' ? { original: manifests[0], changeAlone: change } : {}),
         message: required(header, 'message', file),
       };
     case 'stalled':

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { namespaceName } from '../../src/controllers/incidentchannel/names.ts';
+import { evidenceArchiveName, namespaceName } from '../../src/controllers/incidentchannel/names.ts';
 import { loadOrCreateSigningKey, publicKeyOf } from '../../src/evidence/signing.ts';
 import { readTar } from '../../src/evidence/tar.ts';
 import type { TranscriptRecord } from '../../src/evidence/transcript.ts';
@@ -98,18 +98,21 @@ after(async () => {
 });
 
 test('close: sealed by the recorder, signed, stored, verified, THEN the namespace goes; verify catches one byte', async (t) => {
-  const name = `evidence-${randomBytes(3).toString('hex')}`;
+  const suffix = randomBytes(3).toString('hex');
+  const name = `evidence-${suffix}`;
+  // As a ticket system writes it: a `/` and a `#` must reach neither the namespace nor the archive's file name.
+  const caseId = `SN/INC#${suffix.toUpperCase()}`;
   await k().apply({
     apiVersion: 'warroom.dev/v1alpha1',
     kind: 'IncidentChannel',
     metadata: { name, labels: { [shard.label]: shard.value } },
-    spec: { caseId: name, ttl: '72h', participants: PARTICIPANTS.map((p) => ({ handle: p.handle, role: p.role })) },
+    spec: { caseId, ttl: '72h', participants: PARTICIPANTS.map((p) => ({ handle: p.handle, role: p.role })) },
   });
   const created = await eventually('Ready', async () => {
     const c = await k().getJson<Channel>(['incidentchannel', name]);
     return c?.status?.phase === 'Ready' ? c : undefined;
   });
-  const namespace = namespaceName(name, created.metadata.uid);
+  const namespace = namespaceName(caseId, created.metadata.uid);
   assert.equal(created.status?.namespace, namespace);
 
   // The recorder as the sidecar runs it, for this channel.
@@ -124,7 +127,7 @@ test('close: sealed by the recorder, signed, stored, verified, THEN the namespac
       [RECORDER_ENV.listen]: new URL(statusUrl).host,
       [RECORDER_ENV.controlListen]: `127.0.0.1:${controlPort}`,
       [RECORDER_ENV.controlRoom]: `#control:${SERVER}`,
-      [RECORDER_ENV.channel]: JSON.stringify({ name, uid: created.metadata.uid, caseId: name, namespace }),
+      [RECORDER_ENV.channel]: JSON.stringify({ name, uid: created.metadata.uid, caseId, namespace }),
       [RECORDER_ENV.logLevel]: 'warn',
     },
   });
@@ -179,7 +182,7 @@ test('close: sealed by the recorder, signed, stored, verified, THEN the namespac
   await eventually('namespace gone', async () => (await k().getJson(['namespace', namespace])) === undefined, 60_000);
   assert.equal(condition(closed, 'EvidenceArchived')?.status, 'True');
   const location = closed.status?.archive?.location ?? '';
-  assert.ok(location.startsWith(join(dir, 'archives')), location);
+  assert.equal(location, join(dir, 'archives', evidenceArchiveName(caseId, created.metadata.uid)));
   assert.match(closed.status?.archive?.sha256 ?? '', /^[0-9a-f]{64}$/);
   assert.ok(closed.status?.archive?.verifiedAt);
   // The final figures include the seal record's chain: events at least what was seen while live.
@@ -191,6 +194,7 @@ test('close: sealed by the recorder, signed, stored, verified, THEN the namespac
   await writeFile(publicKeyFile, key.export({ type: 'spki', format: 'pem' }).toString());
   const ok = await run(NODE, [BIN, 'verify', location, '--public-key', publicKeyFile]);
   assert.match(ok.stdout, /valid/i);
+  assert.ok(ok.stdout.includes(`case ${caseId}`), ok.stdout); // the signed manifest keeps the id as written
   const bytes = new Uint8Array(await readFile(location));
   // The operator's "closing now" notice went through the recorder into #control, and is itself in the transcript.
   const transcriptEntry = readTar(bytes).entries.find((e) => e.name === 'transcript.jsonl');

@@ -1,6 +1,7 @@
 // The bad-input corpus against the real apiserver (CRD schema + CEL) and the real operator (zod → Stalled).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { namespaceName } from '../../src/controllers/incidentchannel/names.ts';
 import type { Operator } from '../../src/operator.ts';
 import { useCluster } from '../cluster/index.ts';
 import { type CorpusCase, loadCorpus, type Manifest, valueAtPath } from '../corpus/index.ts';
@@ -53,6 +54,35 @@ describe('rejected at admission by the real apiserver', () => {
       assert.ok(stderrOf(err).includes(c.message), `expected "${c.message}" in:\n${stderrOf(err)}`);
     });
   }
+});
+
+describe('ticket-style case ids are admitted as written and get a DNS namespace', () => {
+  // How incident trackers write ids, plus the extremes: 64 characters, and one with no letter or digit at all.
+  const caseIds = ['IR-2026-0042', 'INC0012345', 'JIRA:SEC-12', 'case#42', 'sn/INC001', `SN/${'#:'.repeat(30)}X`, '#'];
+  caseIds.forEach((caseId, i) => {
+    test(`caseId ${JSON.stringify(caseId)}`, async () => {
+      const k = kubectl(cluster());
+      const name = `corpus-ticket-id-${i}`;
+      await k.apply(
+        labelled({
+          apiVersion: 'warroom.dev/v1alpha1',
+          kind: 'IncidentChannel',
+          metadata: { name },
+          spec: { caseId, ttl: '24h', participants: [{ handle: 'falcon', role: 'lead' }, { handle: 'heron' }] },
+        }),
+      );
+      const stored = await k.getJson<{ metadata: { uid: string }; spec: { caseId: string } }>([
+        'incidentchannel',
+        name,
+      ]);
+      assert.equal(stored?.spec.caseId, caseId, 'stored exactly as written');
+      // The operator creates the namespace under the slug; the apiserver refuses any name that is not a DNS label.
+      const namespace = namespaceName(caseId, stored?.metadata.uid ?? '');
+      assert.match(namespace, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      assert.ok(namespace.length <= 63, namespace);
+      await eventually(`namespace ${namespace}`, () => k.getJson(['namespace', namespace]));
+    });
+  });
 });
 
 describe('admitted, then Stalled by the operator with a readable reason', () => {

@@ -224,7 +224,7 @@ describe('S3 evidence store with Object Lock and RFC 3161 timestamps (versitygw,
     const archive = archived(await hook.export(channel, namespace));
     assert.equal(recorder.seals(), 1);
     const { key, versionId } = keyAndVersion(archive.location);
-    assert.equal(key, `warroom/${channel.metadata.name.toUpperCase()}-${channel.metadata.uid}.tar`);
+    assert.equal(key, `warroom/${channel.metadata.name.toLowerCase()}-${channel.metadata.uid}.tar`);
     assert.equal(archive.events, 25);
     assert.equal(archive.legalHold, false);
     assert.ok(archive.timestampedAt, 'the archive has a timestamp');
@@ -370,7 +370,7 @@ describe('S3 evidence store with Object Lock and RFC 3161 timestamps (versitygw,
     const listed = await s3.client.send(
       new ListObjectVersionsCommand({
         Bucket: BUCKET,
-        Prefix: `warroom/${required.channel.metadata.name.toUpperCase()}`,
+        Prefix: `warroom/${required.channel.metadata.name.toLowerCase()}`,
       }),
     );
     assert.equal(listed.Versions?.length ?? 0, 0, 'nothing was stored');

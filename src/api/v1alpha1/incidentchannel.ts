@@ -29,7 +29,7 @@ export const CATEGORIES: readonly string[] = ['warroom'];
 
 /** Bounds shared by the schema, the CEL rules and the tests. */
 export const LIMITS = {
-  caseIdMaxLength: 63,
+  caseIdMaxLength: 64,
   ttlMin: '10m',
   ttlMax: '8760h',
   participantsMax: 200,
@@ -43,6 +43,12 @@ export const LIMITS = {
 /** The messages of the rules that exist both as CEL (admission) and as zod refinements (runtime), kept identical. */
 export const RULE_MESSAGES = {
   caseIdImmutable: 'caseId is immutable',
+  accessSystemIdentity:
+    "system: users and groups are refused: they stand for every authenticated client (system:authenticated), every service account (system:serviceaccounts), anonymous clients (system:anonymous, system:unauthenticated) or Kubernetes' own components, and binding one would give them read access to the participants' password Secrets; name people, or a group of your own",
+  leadRequired:
+    'at least one participant must have role lead: only a lead can moderate the rooms (a participant without a role is a responder)',
+  hostIsIp:
+    'must be a DNS name, not an IP address (Ingress and TURN hosts are names); put IP addresses in calls.turn.externalIPs',
   ttlTooShort: `ttl must be at least ${LIMITS.ttlMin}`,
   ttlTooLong: `ttl must be at most ${LIMITS.ttlMax}`,
   ttlUnparseable: 'ttl is not a valid duration (too large?)',
@@ -75,7 +81,10 @@ const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
 
 // DNS-1123 subdomain: host names, and the names of Secrets, classes and issuers.
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+// What ticket systems write: `IR-2026-0042`, `INC0012345`, `JIRA:SEC-12`, `case#42`, `sn/INC001`. Never a namespace or
+// file name as is: names.ts derives the DNS slug, and every other use treats it as text.
+const CASE_ID_PATTERN = '^[A-Za-z0-9._:#/-]+$';
+const CASE_ID_FORMAT = `1 to ${LIMITS.caseIdMaxLength} letters, digits and - _ . : # /`;
 // A subset of Go durations (`72h`, `90m`, `1h30m`, `1.5h`): hours, minutes and seconds only, no sign.
 const TTL_PATTERN = '^([0-9]+(\\.[0-9]+)?(h|m|s))+$';
 // registry[:port]/path[:tag][@sha256:digest], lower-case path components as in the distribution spec.
@@ -98,13 +107,20 @@ const ttlProblem = (ttl: string): string | undefined => {
 };
 const dnsSubdomain = (max = 253) =>
   z.string().max(max).regex(pattern(DNS_SUBDOMAIN), 'must be a lower-case DNS name (e.g. chat.example.org)');
+// 192.0.2.10 is also a DNS-1123 subdomain; the apiserver refuses it in an Ingress only when the Ingress is applied.
+// zod runs the refinement even when the pattern failed, as the apiserver runs CEL next to the pattern, so an IPv6
+// address gets the same message either way.
+const hostName = (max = 253) =>
+  dnsSubdomain(max)
+    .refine((host) => isIP(host) === 0, RULE_MESSAGES.hostIsIp)
+    .meta(cel({ rule: '!isIP(self)', message: RULE_MESSAGES.hostIsIp }));
 const quantity = () =>
   z.string().max(32).regex(pattern(QUANTITY_PATTERN), 'must be a quantity such as "500m" or "1Gi"');
 const image = () => z.string().max(512).regex(pattern(IMAGE_PATTERN), 'must be an image reference').optional();
 const dateTime = () => z.iso.datetime({ offset: true }).max(64);
-const stringSet = (maxItems: number, maxLength: number) =>
+const stringSet = (maxItems: number, maxLength: number, item = z.string().min(1).max(maxLength)) =>
   z
-    .array(z.string().min(1).max(maxLength))
+    .array(item)
     .max(maxItems)
     .refine((xs) => new Set(xs).size === xs.length, 'entries must be unique')
     .meta({ 'x-kubernetes-list-type': 'set' });
@@ -141,13 +157,27 @@ export const Participant = z.object({
   }),
 });
 
+// `system:` is the prefix Kubernetes reserves for its own identities; every one of them is either far wider than a
+// person (system:authenticated, system:serviceaccounts[:<ns>]), anonymous (system:anonymous, system:unauthenticated)
+// or a component (system:masters, system:nodes, system:serviceaccount:<ns>:<name>, system:kube-*). A Role binding
+// one of them would hand the participants' passwords to far more than the people the lead meant.
+const SYSTEM_IDENTITY_PREFIX = 'system:';
+const isSystemIdentity = (name: string): boolean => name.startsWith(SYSTEM_IDENTITY_PREFIX);
+const accessSubject = () =>
+  z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((name) => !isSystemIdentity(name), RULE_MESSAGES.accessSystemIdentity)
+    .meta(cel({ rule: `!self.startsWith('${SYSTEM_IDENTITY_PREFIX}')`, message: RULE_MESSAGES.accessSystemIdentity }));
+
 export const Access = z.object({
-  groups: stringSet(32, 256)
+  groups: stringSet(32, 256, accessSubject())
     .optional()
-    .meta({ description: 'Kubernetes groups allowed to read the credentials Secret.' }),
-  users: stringSet(32, 256)
+    .meta({ description: 'Kubernetes groups allowed to read the credentials Secret (no system: groups).' }),
+  users: stringSet(32, 256, accessSubject())
     .optional()
-    .meta({ description: 'Kubernetes users allowed to read the credentials Secret.' }),
+    .meta({ description: 'Kubernetes users allowed to read the credentials Secret (no system: users).' }),
 });
 
 export const IngressTls = z
@@ -165,10 +195,11 @@ export const IngressTls = z
 export const Ingress = z
   .object({
     className: dnsSubdomain().optional().meta({ description: 'IngressClass name; the cluster default when unset.' }),
-    host: dnsSubdomain().meta({ description: 'Host serving Element web.' }),
+    host: hostName().meta({ description: 'Host serving Element web (a DNS name, not an IP address).' }),
     // 189 = 255 (Matrix user ID limit) - 64 (longest handle) - 2 ('@' and ':').
-    matrixHost: dnsSubdomain(189).meta({
-      description: 'Host serving the homeserver client API; also the Matrix server_name. Must differ from host.',
+    matrixHost: hostName(189).meta({
+      description:
+        'Host serving the homeserver client API; also the Matrix server_name. A DNS name, different from host.',
     }),
     tls: IngressTls.optional(),
   })
@@ -225,7 +256,9 @@ export const Turn = z
         description: 'Public addresses coturn advertises (external-ip); needed behind NAT.',
         'x-kubernetes-list-type': 'set',
       }),
-    host: dnsSubdomain().optional().meta({ description: 'Host name put in the TURN URIs given to clients.' }),
+    host: hostName()
+      .optional()
+      .meta({ description: 'DNS name put in the TURN URIs given to clients; addresses go in externalIPs.' }),
     relayPorts: RelayPorts.optional(),
   })
   .superRefine((turn, ctx) => {
@@ -336,6 +369,9 @@ const participantList = z
       }
       seen.add(handle);
     });
+    if (!participants.some((p) => p.role === 'lead')) {
+      ctx.addIssue({ code: 'custom', message: RULE_MESSAGES.leadRequired });
+    }
     // Zod-only on purpose: the pairwise CEL version over 200 handles exceeds the apiserver's cost budget (1.8x).
     for (const [a, b] of findLookalikeHandles(handles)) {
       ctx.addIssue({
@@ -346,19 +382,28 @@ const participantList = z
     }
   })
   .meta({
-    description: 'The people in the war room, by pseudonym. Each gets an account and an invitation to the rooms.',
+    description:
+      'The people in the war room, by pseudonym, at least one of them a lead. Each gets an account and an invitation ' +
+      'to the rooms.',
     'x-kubernetes-list-type': 'map',
     'x-kubernetes-list-map-keys': ['handle'],
+    // The apiserver defaults role before it runs CEL, so a participant without one is a responder here too; has()
+    // only guards an object stored before the default existed. Not a transition rule: an update that removes the
+    // only lead is refused like a create without one.
+    ...cel({ rule: "self.exists(p, has(p.role) && p.role == 'lead')", message: RULE_MESSAGES.leadRequired }),
   });
 
 export const IncidentChannelSpec = z
   .object({
     caseId: z
       .string()
+      .min(1)
       .max(LIMITS.caseIdMaxLength)
-      .regex(pattern(DNS_LABEL), 'must be lower-case letters, digits and hyphens (a DNS label)')
+      .regex(pattern(CASE_ID_PATTERN), `must be ${CASE_ID_FORMAT}`)
       .meta({
-        description: 'Case identifier from the incident tracker, DNS-label style (e.g. "inc-2041"). Immutable.',
+        description:
+          `Case identifier as the incident tracker writes it (e.g. "IR-2026-0042", "INC0012345", "JIRA:SEC-12"): ` +
+          `${CASE_ID_FORMAT}. The namespace name uses a lower-case slug of it. Immutable.`,
         ...cel({ rule: 'self == oldSelf', message: RULE_MESSAGES.caseIdImmutable }),
       }),
     title: z.string().max(256).optional().meta({ description: 'Short human title; shown in the room topic.' }),

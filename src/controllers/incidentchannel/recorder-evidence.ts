@@ -13,6 +13,7 @@ import {
 import { checkTimestamp, sha256Hex } from '../../evidence/verify.ts';
 import { type Channel, storedCaseId } from './channel.ts';
 import type { EvidenceHook, EvidenceOutcome } from './evidence-hook.ts';
+import { evidenceArchiveName } from './names.ts';
 import { type RecorderClient, RecorderUnreachableError } from './recorder-client.ts';
 
 /**
@@ -105,7 +106,7 @@ export class RecorderEvidence implements EvidenceHook {
       }
     }
 
-    const name = `${safe(storedCaseId(channel) ?? 'case')}-${channel.metadata.uid ?? 'unknown'}.tar`;
+    const name = evidenceArchiveName(storedCaseId(channel) ?? '', channel.metadata.uid ?? 'unknown');
     const legalHold = channel.metadata.annotations?.[ANNOTATION_LEGAL_HOLD] === 'true';
     let stored: StoredEvidence;
     let readBack: Uint8Array;
@@ -237,5 +238,3 @@ export class RecorderEvidence implements EvidenceHook {
     return { archive: withTimestamp(signed, token) };
   }
 }
-
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 80);

@@ -134,6 +134,25 @@ describe('generated CRD', () => {
     assert.ok(celRules(node('spec.ttl')).some((r) => r.rule === "duration(self) >= duration('10m')"));
   });
 
+  it('closes the admission holes: system: identities, no lead, IP hosts, and caseId as ticket systems write it', () => {
+    const systemRule = { rule: "!self.startsWith('system:')", message: RULE_MESSAGES.accessSystemIdentity };
+    assert.deepEqual(celRules(node('spec.access.groups.[]')), [systemRule]);
+    assert.deepEqual(celRules(node('spec.access.users.[]')), [systemRule]);
+    assert.deepEqual(celRules(node('spec.participants')), [
+      { rule: "self.exists(p, has(p.role) && p.role == 'lead')", message: RULE_MESSAGES.leadRequired },
+    ]);
+    for (const host of ['spec.ingress.host', 'spec.ingress.matrixHost', 'spec.calls.turn.host']) {
+      assert.deepEqual(celRules(node(host)), [{ rule: '!isIP(self)', message: RULE_MESSAGES.hostIsIp }], host);
+    }
+    const caseId = node('spec.caseId');
+    assert.equal(caseId.minLength, 1);
+    assert.equal(caseId.maxLength, 64);
+    const casePattern = new RegExp(caseId.pattern as string);
+    for (const ok of ['IR-2026-0042', 'INC0012345', 'JIRA:SEC-12', 'case#42', 'sn/INC001'])
+      assert.match(ok, casePattern);
+    for (const bad of ['IR 1', 'a;b', '<b>', 'café']) assert.doesNotMatch(bad, casePattern);
+  });
+
   it('lets the apiserver apply the same defaults zod does', () => {
     assert.equal(node('spec.severity').default, 'medium');
     assert.equal(node('spec.closed').default, false);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { escapeHtml } from '../../../src/evidence/html.ts';
+import { escapeHtml, renderTranscriptHtml } from '../../../src/evidence/html.ts';
 import { readTar } from '../../../src/evidence/tar.ts';
-import { cleanup, newKey, sampleArchive } from './fixtures.ts';
+import { channel, cleanup, newKey, sampleArchive } from './fixtures.ts';
 
 after(cleanup);
 
@@ -13,6 +13,26 @@ async function sampleHtml(): Promise<string> {
 }
 
 describe('transcript HTML', () => {
+  it('shows a ticket-style case id as written, and escapes one from a forged manifest', () => {
+    const render = (caseId: string) =>
+      renderTranscriptHtml([], {
+        channel: { ...channel, caseId },
+        createdAt: '2026-11-23T12:30:00.000Z',
+        headHash: 'a'.repeat(64),
+        lines: 0,
+        sealed: true,
+      });
+    for (const caseId of ['sn/INC#001', 'JIRA:SEC-12', 'IR-2026-0042']) {
+      const html = render(caseId);
+      assert.match(html, new RegExp(`<title>War room transcript — ${caseId}</title>`));
+      assert.match(html, new RegExp(`<h1>War room transcript — case ${caseId}</h1>`));
+    }
+    // The CRD refuses these characters, but a manifest can be edited: the page still shows text, not markup.
+    const forged = render('"><script>alert(1)</script>&#');
+    assert.doesNotMatch(forged, /<script/i);
+    assert.match(forged, /case &quot;&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt;&amp;#<\/h1>/);
+  });
+
   it('escapes every attacker-controlled value: no tag, script or attribute from the transcript survives', async () => {
     const html = await sampleHtml();
     assert.doesNotMatch(html, /<script/i);

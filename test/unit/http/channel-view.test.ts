@@ -25,6 +25,19 @@ describe('channel views', () => {
     assert.deepEqual(ChannelSummary.parse(summary), summary, 'valid against the response schema');
   });
 
+  it('passes ticket-style case ids through unchanged, up to the CRD limit of 64, and drops longer ones', () => {
+    for (const caseId of ['IR-2026-0042', 'JIRA:SEC-12', 'case#42', 'sn/INC001', `X${'/#:'.repeat(21)}`]) {
+      const obj = channel('a');
+      (obj.spec as Record<string, unknown>).caseId = caseId;
+      const summary = toChannelSummary(obj, NOW);
+      assert.equal(summary.caseId, caseId);
+      assert.deepEqual(ChannelSummary.parse(summary), summary);
+    }
+    const tooLong = channel('a');
+    (tooLong.spec as Record<string, unknown>).caseId = 'x'.repeat(65);
+    assert.equal(toChannelSummary(tooLong, NOW).caseId, undefined);
+  });
+
   it('counts seconds left down to 0, never below', () => {
     const soon = channel('a', { phase: 'Expiring', expiresAt: '2030-01-01T12:00:30.900Z' });
     assert.equal(toChannelSummary(soon, NOW).secondsLeft, 30);

@@ -23,7 +23,7 @@ export function channel(
       caseId: `case-${name}`,
       severity: 'high',
       ttl: '72h',
-      participants: [{ handle: 'raven' }, { handle: 'owl' }],
+      participants: [{ handle: 'raven', role: 'lead' }, { handle: 'owl' }],
     },
     status,
     ...extra,
