@@ -9,11 +9,16 @@ import { runProvisioner } from './matrix/provisioner-main.ts';
 import { createLogger } from './observability/logger.ts';
 import { startOperator } from './operator.ts';
 import { runRecorder } from './recorder/main.ts';
+import { runRtcAuthoriser } from './rtc/main.ts';
 
 const ENTRYPOINTS: Record<string, (argv: string[]) => Promise<void>> = {
   operator: runOperator,
   provisioner: () => runProvisioner(process.env, createLogger({ level: 'info' }).child({ component: 'provisioner' })),
   recorder: () => runRecorder(process.env),
+  // The war room's MatrixRTC authoriser (MSC4195): OpenID token in, LiveKit token for the SFU out.
+  'rtc-authoriser': async () => {
+    await runRtcAuthoriser(process.env);
+  },
   // `docker run <image> verify /evidence/x.tar`: the same check as the `warroom verify` bin.
   verify: async (argv) => {
     process.exitCode = await runCli(['verify', ...argv]);
