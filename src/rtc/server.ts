@@ -17,7 +17,7 @@ const OpenIdTokenBody = z.object({
 });
 const RoomId = z
   .string()
-  .regex(/^![^:]+:.+$/, 'is not a Matrix room id (!opaque:server)')
+  .regex(/^![^\s/]+$/, 'is not a Matrix room id (!…)')
   .max(255);
 const GetTokenBody = z.object({
   room_id: RoomId,
