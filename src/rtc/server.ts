@@ -35,6 +35,9 @@ const LegacyBody = z.object({
   device_id: z.string().min(1).max(255),
 });
 
+/** Must match RTC_PATHS.authoriser (context-from-spec.ts), the path clients are given. */
+export const AUTHORISER_PATH_PREFIX = '/livekit/jwt';
+
 const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'POST',
@@ -78,31 +81,35 @@ export function createRtcServer(authoriser: Authoriser, log: Logger): FastifyIns
     return `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`;
   };
 
-  for (const path of ['/get_token', '/sfu/get']) {
-    app.options(path, (_req, reply) => reply.code(200).headers(CORS).send());
+  // At the root (a Service of its own) and under the path the homeserver's public host routes here, so an Ingress
+  // needs no rewrite for it.
+  for (const prefix of ['', AUTHORISER_PATH_PREFIX]) {
+    for (const path of [`${prefix}/get_token`, `${prefix}/sfu/get`]) {
+      app.options(path, (_req, reply) => reply.code(200).headers(CORS).send());
+    }
+    app.post(`${prefix}/get_token`, async (req, reply) => {
+      const body = parse(GetTokenBody, req.body);
+      if (typeof body === 'string') return fail(reply, 400, 'M_BAD_JSON', body);
+      return answer(reply, {
+        roomId: body.room_id,
+        slotId: body.slot_id,
+        openIdToken: body.openid_token,
+        deviceId: body.member.claimed_device_id,
+        memberId: body.member.id,
+        claimedUserId: body.member.claimed_user_id,
+      });
+    });
+    app.post(`${prefix}/sfu/get`, async (req, reply) => {
+      const body = parse(LegacyBody, req.body);
+      if (typeof body === 'string') return fail(reply, 400, 'M_BAD_JSON', body);
+      return answer(reply, {
+        roomId: body.room,
+        slotId: LEGACY_SLOT,
+        openIdToken: body.openid_token,
+        deviceId: body.device_id,
+      });
+    });
+    app.get(`${prefix}/healthz`, (_req, reply) => reply.code(200).send({ status: 'ok' }));
   }
-  app.post('/get_token', async (req, reply) => {
-    const body = parse(GetTokenBody, req.body);
-    if (typeof body === 'string') return fail(reply, 400, 'M_BAD_JSON', body);
-    return answer(reply, {
-      roomId: body.room_id,
-      slotId: body.slot_id,
-      openIdToken: body.openid_token,
-      deviceId: body.member.claimed_device_id,
-      memberId: body.member.id,
-      claimedUserId: body.member.claimed_user_id,
-    });
-  });
-  app.post('/sfu/get', async (req, reply) => {
-    const body = parse(LegacyBody, req.body);
-    if (typeof body === 'string') return fail(reply, 400, 'M_BAD_JSON', body);
-    return answer(reply, {
-      roomId: body.room,
-      slotId: LEGACY_SLOT,
-      openIdToken: body.openid_token,
-      deviceId: body.device_id,
-    });
-  });
-  app.get('/healthz', (_req, reply) => reply.code(200).send({ status: 'ok' }));
   return app;
 }

@@ -15,8 +15,8 @@ export interface LiveKitConfigParams {
   rtcTcpPort: number;
   /** One muxed UDP port for all media. */
   rtcUdpPort: number;
-  /** The address clients send media to (the node's IP: no STUN discovery). */
-  nodeIp: string;
+  /** The address clients send media to (the node's IP: no STUN discovery); absent = the pod's own address. */
+  nodeIp?: string;
   /** The TURN server handed to clients (the war room's coturn), with REST-API credentials minted per participant. */
   turn?: { host: string; port: number; protocol: 'udp' | 'tcp' | 'tls'; ttlSeconds: number };
   keyFile: string;
@@ -38,7 +38,8 @@ export function buildLiveKitConfig(params: LiveKitConfigParams): Record<string, 
   assertPort('rtcTcpPort', params.rtcTcpPort);
   assertPort('rtcUdpPort', params.rtcUdpPort);
   if (new Set([params.port, params.rtcTcpPort]).size !== 2) throw new Error('port and rtcTcpPort must differ');
-  if (!IPV4.test(params.nodeIp)) throw new Error(`nodeIp must be an IPv4 address, got ${params.nodeIp}`);
+  if (params.nodeIp !== undefined && !IPV4.test(params.nodeIp))
+    throw new Error(`nodeIp must be an IPv4 address, got ${params.nodeIp}`);
   if (!posix.isAbsolute(params.keyFile)) throw new Error('keyFile must be an absolute path');
   if (params.turn) {
     assertPort('turn.port', params.turn.port);
@@ -54,7 +55,7 @@ export function buildLiveKitConfig(params: LiveKitConfigParams): Record<string, 
       tcp_port: params.rtcTcpPort,
       udp_port: params.rtcUdpPort,
       use_external_ip: false,
-      node_ip: params.nodeIp,
+      ...(params.nodeIp !== undefined ? { node_ip: params.nodeIp } : {}),
       ...(params.turn
         ? {
             turn_servers: [

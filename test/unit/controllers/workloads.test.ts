@@ -117,7 +117,10 @@ describe('every variant', () => {
         coturn: ['allow-dns', 'turn-egress-internet-only', 'turn-ingress'],
         provisioner: ['allow-dns', 'provisioner-egress'],
         postgres: ['allow-dns', 'postgres-from-synapse'],
+        livekit: ['allow-dns', 'sfu-media-ingress', 'sfu-signalling-ingress', 'sfu-egress-internet-only'],
+        'rtc-authoriser': ['allow-dns', 'rtc-authoriser-ingress', 'rtc-authoriser-egress'],
       };
+      if (ctx.calls.sfu) expected.synapse?.push('synapse-from-rtc-authoriser');
       if (ctx.database === 'postgres') expected.synapse?.push('allow-dns', 'synapse-to-postgres');
       for (const w of workloads(objects)) {
         const labels = templateOf(w).metadata.labels;
@@ -226,8 +229,11 @@ describe('Synapse', () => {
       [
         ['http', 8008],
         ['metrics', 9000],
+        // full.yaml runs the MatrixRTC authoriser: an openid-only listener for it.
+        ['http', 8009],
       ],
     );
+    assert.deepEqual(listeners[2]?.resources, [{ names: ['openid'], compress: false }]);
     assert.deepEqual(homeserver.federation_domain_whitelist, []);
     assert.deepEqual(homeserver.trusted_key_servers, []);
     assert.equal(homeserver.server_name, 'matrix.ir-0043.example.org');

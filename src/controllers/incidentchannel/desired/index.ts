@@ -4,11 +4,13 @@ import type { BuildContext } from './context.ts';
 import { buildCoturnConfigMap, buildCoturnDeployment, buildCoturnService } from './coturn.ts';
 import { buildElementConfigMap, buildElementDeployment, buildElementService } from './element.ts';
 import { buildIngress } from './ingress.ts';
+import { buildLiveKitConfigMap, buildLiveKitDeployment, buildLiveKitServices } from './livekit.ts';
 import { buildNamespace } from './namespace.ts';
 import { buildNetworkPolicies } from './network-policies.ts';
 import { buildPostgresService, buildPostgresStatefulSet } from './postgres.ts';
 import { buildProvisionerJob } from './provisioner-job.ts';
 import { buildQuota } from './quota.ts';
+import { buildRtcAuthoriserDeployment, buildRtcAuthoriserService } from './rtc-authoriser.ts';
 import { buildServiceAccounts } from './service-accounts.ts';
 import { buildSynapseConfigMap, buildSynapseService, buildSynapseStatefulSet } from './synapse.ts';
 
@@ -21,6 +23,8 @@ import { buildSynapseConfigMap, buildSynapseService, buildSynapseStatefulSet } f
 export function buildDesired(ctx: BuildContext): KubeObject[] {
   const calls = ctx.calls.enabled;
   const postgres = ctx.database === 'postgres';
+  // MatrixRTC: the SFU and its authoriser, only in a war room with calls and an `sfu` block.
+  const rtc = calls && ctx.calls.sfu !== undefined;
   const ingress = buildIngress(ctx);
   return [
     buildNamespace(ctx),
@@ -30,14 +34,17 @@ export function buildDesired(ctx: BuildContext): KubeObject[] {
     buildSynapseConfigMap(ctx),
     buildElementConfigMap(ctx),
     ...(calls ? [buildCoturnConfigMap(ctx)] : []),
+    ...(rtc ? [buildLiveKitConfigMap(ctx)] : []),
     ...(postgres ? [buildPostgresService(ctx)] : []),
     buildSynapseService(ctx),
     buildElementService(ctx),
     ...(calls ? [buildCoturnService(ctx)] : []),
+    ...(rtc ? [...buildLiveKitServices(ctx), buildRtcAuthoriserService(ctx)] : []),
     ...(postgres ? [buildPostgresStatefulSet(ctx)] : []),
     buildSynapseStatefulSet(ctx),
     buildElementDeployment(ctx),
     ...(calls ? [buildCoturnDeployment(ctx)] : []),
+    ...(rtc ? [buildLiveKitDeployment(ctx), buildRtcAuthoriserDeployment(ctx)] : []),
     ...(ingress ? [ingress] : []),
     ...buildAccess(ctx),
     buildProvisionerJob(ctx),
