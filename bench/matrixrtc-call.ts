@@ -7,24 +7,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  AudioFrame,
-  AudioSource,
-  AudioStream,
-  dispose,
-  LocalAudioTrack,
-  type RemoteTrack,
-  Room,
-  RoomEvent,
-  TrackKind,
-  TrackPublishOptions,
-  TrackSource,
-} from '@livekit/rtc-node';
+import { dispose, Room } from '@livekit/rtc-node';
 import { createClient } from 'matrix-js-sdk';
 import { logger as sdkLogger } from 'matrix-js-sdk/lib/logger.js';
 import { provision } from '../src/matrix/provisioner.ts';
 import { loginWithPassword } from '../src/matrix/register.ts';
 import { startCoturn } from '../test/support/coturn-peer.ts';
+import { heardFrames, publishTone } from '../test/support/livekit-audio.ts';
 import { startLiveKit } from '../test/support/livekit-peer.ts';
 import { freeTcpPort } from '../test/support/matrix-ports.ts';
 import { startPeerProcess, waitUntil } from '../test/support/matrix-process.ts';
@@ -33,8 +22,6 @@ import { startSynapse } from '../test/support/synapse-peer.ts';
 (sdkLogger as unknown as { setLevel(level: string): void }).setLevel('error');
 const SERVER_NAME = 'inc-bench.invalid';
 const JOINS = 10;
-const RATE = 48_000;
-const FRAME = 480;
 const pw = () => `pw-${randomBytes(18).toString('base64url')}`;
 const admin = { handle: 'warroom-admin', password: pw() };
 const speakerAcct = { handle: 'alice', role: 'lead' as const, password: pw() };
@@ -131,47 +118,21 @@ try {
   const speakerGrant = await token(speaker, 'speaker');
   const speakerRoom = new Room();
   await speakerRoom.connect(speakerGrant.url, speakerGrant.jwt, { autoSubscribe: false, dynacast: false });
-  const source = new AudioSource(RATE, 1);
-  const options = new TrackPublishOptions();
-  options.source = TrackSource.SOURCE_MICROPHONE;
-  await speakerRoom.localParticipant?.publishTrack(LocalAudioTrack.createAudioTrack('tone', source), options);
-  let pumping = true;
-  const pump = (async () => {
-    let t = 0;
-    // Bounded: at most 10 minutes of 10 ms frames.
-    for (let i = 0; i < 60_000 && pumping; i++) {
-      const samples = new Int16Array(FRAME);
-      for (let s = 0; s < FRAME; s++, t++) samples[s] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * t) / RATE));
-      await source.captureFrame(new AudioFrame(samples, RATE, 1, FRAME));
-    }
-  })();
+  const tone = await publishTone(speakerRoom);
 
   const joins: number[] = [];
   for (let i = 0; i < JOINS; i++) {
     const started = performance.now();
     const grant = await token(listener, `listener-${i}`);
     const room = new Room();
-    const firstFrame = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no frame within 20 s')), 20_000);
-      room.on(RoomEvent.TrackSubscribed, async (track: RemoteTrack) => {
-        if (track.kind !== TrackKind.KIND_AUDIO) return;
-        for await (const frame of new AudioStream(track, RATE, 1)) {
-          if (frame.data.some((s) => s !== 0)) {
-            clearTimeout(timer);
-            resolve(performance.now() - started);
-            break;
-          }
-        }
-      });
-    });
+    const heard = heardFrames(room, 1);
     await room.connect(grant.url, grant.jwt, { autoSubscribe: true, dynacast: false });
-    joins.push(await firstFrame);
+    joins.push((await heard).firstAt - started);
     await room.disconnect();
     await sleep(500);
   }
   const inCall = { sfu: await rssMiB(livekit.process.child.pid), authoriser: await rssMiB(authoriser.child.pid) };
-  pumping = false;
-  await pump;
+  await tone.stop();
   await speakerRoom.disconnect();
 
   const sorted = [...joins].sort((a, b) => a - b);

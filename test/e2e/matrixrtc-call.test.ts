@@ -9,19 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  AudioFrame,
-  AudioSource,
-  AudioStream,
-  dispose,
-  LocalAudioTrack,
-  type RemoteTrack,
-  Room,
-  RoomEvent,
-  TrackKind,
-  TrackPublishOptions,
-  TrackSource,
-} from '@livekit/rtc-node';
+import { dispose, Room } from '@livekit/rtc-node';
 import { createClient, type MatrixClient } from 'matrix-js-sdk';
 import { logger as sdkLogger } from 'matrix-js-sdk/lib/logger.js';
 import { parse } from 'yaml';
@@ -30,6 +18,7 @@ import { type ProvisionSummary, provision } from '../../src/matrix/provisioner.t
 import { loginWithPassword } from '../../src/matrix/register.ts';
 import { runRtcAuthoriser } from '../../src/rtc/main.ts';
 import { type CoturnPeer, startCoturn } from '../support/coturn-peer.ts';
+import { heardFrames, publishTone } from '../support/livekit-audio.ts';
 import { type LiveKitPeer, startLiveKit } from '../support/livekit-peer.ts';
 import { freeTcpPort } from '../support/matrix-ports.ts';
 import { type SynapsePeer, startSynapse, synapseVenv } from '../support/synapse-peer.ts';
@@ -41,8 +30,6 @@ const RECORDER = { handle: 'recorder', password: password() };
 const ALICE = { handle: 'alice', role: 'lead' as const, password: password() };
 const ERIN = { handle: 'erin', role: 'responder' as const, password: password() };
 const CALL_MEMBER = 'org.matrix.msc3401.call.member';
-const SAMPLE_RATE = 48_000;
-const FRAME_SAMPLES = 480; // 10 ms
 
 // The SDK's request tracing is noise here; its errors still show.
 (sdkLogger as unknown as { setLevel(level: string): void }).setLevel('error');
@@ -220,43 +207,12 @@ describe('MatrixRTC call through our authoriser and a real LiveKit SFU (real pee
     const speaker = new Room();
     const listener = new Room();
     try {
-      const heard = new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no audio frame within 20 s')), 20_000);
-        listener.on(RoomEvent.TrackSubscribed, async (track: RemoteTrack) => {
-          if (track.kind !== TrackKind.KIND_AUDIO) return;
-          let frames = 0;
-          for await (const frame of new AudioStream(track, SAMPLE_RATE, 1)) {
-            if (frame.data.some((s) => s !== 0)) frames += 1;
-            if (frames >= 20) {
-              clearTimeout(timer);
-              resolve(frames);
-              break;
-            }
-          }
-        });
-      });
+      const heard = heardFrames(listener, 20);
       await listener.connect(grants[1]?.url ?? '', grants[1]?.jwt ?? '', { autoSubscribe: true, dynacast: false });
       await speaker.connect(grants[0]?.url ?? '', grants[0]?.jwt ?? '', { autoSubscribe: false, dynacast: false });
-      const source = new AudioSource(SAMPLE_RATE, 1);
-      const track = LocalAudioTrack.createAudioTrack('tone', source);
-      const options = new TrackPublishOptions();
-      options.source = TrackSource.SOURCE_MICROPHONE;
-      await speaker.localParticipant?.publishTrack(track, options);
-      let stop = false;
-      const pump = (async () => {
-        let t = 0;
-        for (let i = 0; i < 2_000 && !stop; i++) {
-          const samples = new Int16Array(FRAME_SAMPLES);
-          for (let s = 0; s < FRAME_SAMPLES; s++, t++)
-            samples[s] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * t) / SAMPLE_RATE));
-          await source.captureFrame(new AudioFrame(samples, SAMPLE_RATE, 1, FRAME_SAMPLES));
-        }
-      })();
-      const frames = await heard.finally(() => {
-        stop = true;
-      });
-      await pump;
-      assert.ok(frames >= 20);
+      const tone = await publishTone(speaker);
+      const { count } = await heard.finally(() => tone.stop());
+      assert.ok(count >= 20);
     } finally {
       await speaker.disconnect();
       await listener.disconnect();
