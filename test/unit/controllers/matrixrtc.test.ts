@@ -92,6 +92,18 @@ describe('MatrixRTC in the desired state', () => {
     assert.equal((find(objects, 'Service', 'livekit').spec as { type: string }).type, 'ClusterIP');
   });
 
+  test('the quota leaves room for the SFU media Service: its node ports and load balancer', () => {
+    const hard = (c: typeof ctx) =>
+      (find(buildDesired(c), 'ResourceQuota', 'warroom').spec as { hard: Record<string, string> }).hard;
+    const withSfu = hard(ctx);
+    const withoutSfu = hard(
+      exampleContext('full.yaml', { calls: { turn: { relayPorts: { min: 32000, max: 32019 } } } }),
+    );
+    assert.equal(Number(withSfu['services.nodeports']) - Number(withoutSfu['services.nodeports']), 2);
+    assert.equal(withSfu['services.loadbalancers'], '2');
+    assert.equal(withoutSfu['services.loadbalancers'], '1');
+  });
+
   test('the authoriser: the operator image, labelled rtc-authoriser, credentials as files only', () => {
     const deployment = find(objects, 'Deployment', 'rtc-authoriser');
     assert.equal((deployment.metadata.labels as Record<string, string>)[LABEL_COMPONENT], 'rtc-authoriser');
