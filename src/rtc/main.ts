@@ -43,7 +43,9 @@ export function parseRtcEnv(env: NodeJS.ProcessEnv): RtcAuthoriserEnv {
   const parsed = RtcAuthoriserEnv.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`rtc-authoriser: ${issue?.path.join('.')}: ${issue?.message}`);
+    const name = issue?.path.join('.') ?? '';
+    const unset = issue?.code === 'invalid_type' && env[name] === undefined;
+    throw new Error(`rtc-authoriser: ${name}: ${unset ? 'is not set' : issue?.message}`);
   }
   return parsed.data;
 }
