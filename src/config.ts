@@ -104,6 +104,8 @@ const Config = z.object({
   elementImage: z.string().optional(),
   coturnImage: z.string().optional(),
   postgresImage: z.string().optional(),
+  /** The LiveKit SFU of war rooms with `calls.sfu` (built by hack/images; upstream's is built with pion forks). */
+  livekitImage: z.string().optional(),
   /** The operator's own image: the provisioning Job and the recorder sidecar run it. */
   operatorImage: z.string().optional(),
   /** Where verified evidence archives are kept (the operator's own volume). */

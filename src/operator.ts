@@ -133,6 +133,7 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
           synapse: config.synapseImage,
           element: config.elementImage,
           coturn: config.coturnImage,
+          livekit: config.livekitImage,
           postgres: config.postgresImage,
           operator: config.operatorImage,
         }).filter(([, v]) => v !== undefined),

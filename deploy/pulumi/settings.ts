@@ -63,6 +63,7 @@ export const WarroomSettings = z
         element: z.string().min(1).optional(),
         coturn: z.string().min(1).optional(),
         postgres: z.string().min(1).optional(),
+        livekit: z.string().min(1).optional(),
       })
       .strict()
       .default({}),

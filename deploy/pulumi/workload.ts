@@ -71,6 +71,7 @@ export function operatorEnv(s: WarroomSettings): EnvVar[] {
     ['WARROOM_COTURN_IMAGE', s.images.coturn],
     ['WARROOM_ELEMENT_IMAGE', s.images.element],
     ['WARROOM_POSTGRES_IMAGE', s.images.postgres],
+    ['WARROOM_LIVEKIT_IMAGE', s.images.livekit],
     ['WARROOM_SYNAPSE_IMAGE', s.images.synapse],
     ['WARROOM_EVIDENCE_DIR', `${EVIDENCE_MOUNT}/evidence`],
     ['WARROOM_SIGNING_KEY', signingKeyPath(s)],

@@ -17,7 +17,8 @@ export type Component =
   | 'helm'
   | 'coredns'
   | 'versitygw'
-  | 'timestamp-server';
+  | 'timestamp-server'
+  | 'livekit-server';
 
 export const CONTROL_PLANE: Component[] = [
   'etcd',

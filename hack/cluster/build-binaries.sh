@@ -14,6 +14,7 @@ COREDNS_VERSION=v1.15.0
 # Evidence store test peers (S3 with Object Lock; an RFC 3161 timestamp authority).
 VERSITYGW_VERSION=v1.8.0
 TIMESTAMP_SERVER_VERSION=v2.1.3
+LIVEKIT_VERSION=v1.13.11
 
 CACHE="${WARROOM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warroom}"
 # Bump when a build recipe changes, so caches built by the old recipe are not reused.
@@ -96,6 +97,35 @@ build_wrapped() { # $1 = name, $2 = module@version, $3 = package path, $4 = extr
   echo "$out"
 }
 
+# livekit-server's go.mod replaces pion webrtc/dtls/ice with LiveKit's own forks, which the module proxy does not serve.
+# So it is built from its published module (its own go.mod and go.sum, everything else pinned as upstream pins it)
+# with those three replaces dropped, i.e. against upstream pion at the same versions. The forks add one thing the
+# server calls: the experimental `enable_warp` transport, off by default and never enabled by a war room; those two
+# calls are removed. The build fails loudly if the patch no longer applies.
+build_livekit() {
+  local ver=$LIVEKIT_VERSION
+  local out="$CACHE/bin/livekit-server-$ver-$RECIPE"
+  if [ ! -x "$out/livekit-server" ]; then
+    local dir="$CACHE/src/livekit-server-$ver" src
+    log "go build livekit-server $ver (upstream pion, warp transport compiled out)"
+    local t0=$SECONDS
+    src=$(cd "$CACHE/src" && go mod download -json "github.com/livekit/livekit-server@$ver" \
+      | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [ -d "$src" ] || { echo "livekit-server $ver: module download gave no source dir" >&2; exit 1; }
+    rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"
+    sed -i '/^replace github.com\/pion\//d' "$dir/go.mod"
+    sed -i -e '/se\.EnableSped(true)/d' -e '/se\.EnableSctpSnap(true)/d' "$dir/pkg/rtc/transport.go"
+    if grep -q -e EnableSped -e EnableSctpSnap "$dir/pkg/rtc/transport.go" || grep -q '^replace github.com/pion/' "$dir/go.mod"; then
+      echo "livekit-server $ver: the warp patch no longer applies; revisit build_livekit" >&2; exit 1
+    fi
+    mkdir -p "$out.tmp"
+    (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/livekit-server" ./cmd/server)
+    rm -rf "$out"; mv "$out.tmp" "$out"
+    log "built livekit-server in $((SECONDS - t0)) s"
+  fi
+  echo "$out"
+}
+
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kubeseal sealed-secrets-controller helm)
 for c in "${want[@]}"; do
@@ -116,6 +146,7 @@ for c in "${want[@]}"; do
     timestamp-server) d=$(build_wrapped timestamp-server \
       "github.com/sigstore/timestamp-authority/v2@$TIMESTAMP_SERVER_VERSION" \
       github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server) ;;
+    livekit-server) d=$(build_livekit) ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
   echo "$c=$d"

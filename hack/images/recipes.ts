@@ -20,7 +20,8 @@ export type ImageName =
   | 'sealed-secrets-controller'
   | 'pause'
   | 'element'
-  | 'postgres';
+  | 'postgres'
+  | 'livekit';
 
 export const IMAGE_NAMES: readonly ImageName[] = [
   'base',
@@ -32,6 +33,7 @@ export const IMAGE_NAMES: readonly ImageName[] = [
   'pause',
   'element',
   'postgres',
+  'livekit',
 ];
 
 /** The images pods run: what a node imports (base and node24 are only built upon). */
@@ -323,6 +325,28 @@ const coturn: Recipe = {
   },
 };
 
+async function liveKitBinary(): Promise<string> {
+  return (await ensureBinaries(['livekit-server']))['livekit-server'];
+}
+
+/** The war room's SFU: the pinned livekit-server on the Debian base (its start command needs a shell). */
+const livekit: Recipe = {
+  name: 'livekit',
+  parent: 'base',
+  extraTags: [],
+  async inputs(repoRoot) {
+    return [...(await imageDirInputs(repoRoot, 'livekit')), { key: 'livekit-server', file: await liveKitBinary() }];
+  },
+  async build(ctx) {
+    const contextDir = await contextOf(ctx, 'livekit', { 'livekit-server': await liveKitBinary() });
+    await bud(ctx, {
+      containerfile: join(contextDir, 'Containerfile'),
+      contextDir,
+      buildArgs: { BASE_IMAGE: ctx.parentRef! },
+    });
+  },
+};
+
 async function controllerBinary(): Promise<string> {
   return (await ensureBinaries(['sealed-secrets-controller']))['sealed-secrets-controller'];
 }
@@ -408,4 +432,5 @@ export const RECIPES: Record<ImageName, Recipe> = {
   pause,
   element,
   postgres,
+  livekit,
 };

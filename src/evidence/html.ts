@@ -142,6 +142,8 @@ function describe(r: TranscriptRecord, link: (id: string | undefined) => string)
     const next = isObject(content['m.new_content']) ? content['m.new_content'] : content;
     return `<div class="meta">edit of ${link(rel.eventId)}</div><div class="body">${escapeHtml(text(next.body))}</div>`;
   }
+  const call = describeCall(r, content);
+  if (call !== undefined) return call;
   if (r.type === 'm.room.member') {
     const name = typeof content.displayname === 'string' ? ` (${escapeHtml(content.displayname)})` : '';
     return `${escapeHtml(r.stateKey)}${name}: ${escapeHtml(text(content.membership))}`;
@@ -157,6 +159,54 @@ function describe(r: TranscriptRecord, link: (id: string | undefined) => string)
   }
   if (r.stateKey !== undefined || r.content === undefined) return '';
   return `<span class="meta">(no body)</span>`;
+}
+
+/** MatrixRTC membership (Element Call, Element X): one state event per member device; empty content = left. */
+const CALL_MEMBER_TYPES = new Set(['org.matrix.msc3401.call.member', 'm.call.member', 'm.rtc.member']);
+/** Legacy 1:1 call signalling (through coturn). */
+const LEGACY_CALL = new Map([
+  ['m.call.invite', 'placed a call'],
+  ['m.call.answer', 'answered the call'],
+  ['m.call.hangup', 'hung up'],
+  ['m.call.reject', 'rejected the call'],
+  ['m.call.select_answer', 'call connected'],
+  ['m.call.negotiate', 'renegotiated the call'],
+  ['m.call.candidates', 'sent network candidates'],
+]);
+
+/**
+ * Calls as a reader wants them: who joined or left, when (the row's time), from which device, on which focus.
+ * Media is end-to-end encrypted and never recorded; key exchange events are shown as such, not their keys.
+ */
+function describeCall(r: TranscriptRecord, content: Record<string, unknown>): string | undefined {
+  if (r.type !== undefined && CALL_MEMBER_TYPES.has(r.type)) {
+    const device = typeof content.device_id === 'string' ? content.device_id : deviceFromStateKey(r.stateKey);
+    const left =
+      Object.keys(content).length === 0 || (Array.isArray(content.memberships) && !content.memberships.length);
+    const focus =
+      isObject(content.focus_active) && typeof content.focus_active.type === 'string' ? content.focus_active.type : '';
+    const what = left ? 'left the call' : 'joined the call';
+    const details = [device ? `device ${escapeHtml(device)}` : '', focus ? `via ${escapeHtml(focus)}` : '']
+      .filter(Boolean)
+      .join(', ');
+    return `<span class="badge">call</span> ${escapeHtml(r.sender)} ${what}${details ? ` <span class="meta">(${details})</span>` : ''}`;
+  }
+  if (r.type === 'io.element.call.encryption_keys') {
+    return `<span class="badge">call</span> ${escapeHtml(r.sender)} shared call media keys <span class="meta">(media is end-to-end encrypted and not recorded)</span>`;
+  }
+  const legacy = r.type === undefined ? undefined : LEGACY_CALL.get(r.type);
+  if (legacy !== undefined) {
+    const callId =
+      typeof content.call_id === 'string' ? ` <span class="meta">(call ${escapeHtml(content.call_id)})</span>` : '';
+    return `<span class="badge">call</span> ${escapeHtml(r.sender)} ${legacy}${callId}`;
+  }
+  return undefined;
+}
+
+/** `_@user:server_DEVICE_m.call` or `@user:server_DEVICE`: the device is what follows the user id. */
+function deviceFromStateKey(stateKey: string | undefined): string {
+  const m = /^_?@[^:]+:[^_]+_([^_]+)/.exec(stateKey ?? '');
+  return m?.[1] ?? '';
 }
 
 function media(list: MediaRef[] | undefined): string {

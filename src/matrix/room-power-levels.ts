@@ -80,6 +80,8 @@ export function desiredPowerLevels(input: PowerLevelsInput): PowerLevelsContent 
       'm.room.guest_access': 100,
       'm.room.server_acl': 100,
       'im.vector.modular.widgets': 100,
+      // MatrixRTC (Element Call): joining a call is a state event of one's own; whoever may talk may call.
+      'org.matrix.msc3401.call.member': EVENTS_DEFAULT,
       'm.room.tombstone': UNREACHABLE_POWER_LEVEL,
     },
     notifications: { room: 50 },

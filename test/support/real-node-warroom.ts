@@ -212,6 +212,8 @@ export async function startWarRoomEnv(opts: WarRoomEnvOptions = {}): Promise<War
       '--set',
       `images.postgres=${images.postgres.ref}`,
       '--set',
+      `images.livekit=${images.livekit.ref}`,
+      '--set',
       'secrets.mode=sealed',
       '--set-json',
       `operator.network.podCidrs=${JSON.stringify([node.podSubnet])}`,

@@ -39,6 +39,8 @@ export interface SynapseSecrets {
 
 export interface SynapsePeer {
   baseUrl: string;
+  /** The openid-only listener, when MatrixRTC is on. */
+  openIdUrl?: string;
   metricsUrl: string;
   serverName: string;
   homeserverYaml: string;
@@ -54,6 +56,8 @@ export interface StartSynapseOptions {
   aliasCreators: string[];
   turnUris: string[];
   turnSharedSecret: string;
+  /** MatrixRTC on: the authoriser's URL; the openid-only listener gets a free port (`openIdUrl`). */
+  rtcAuthoriserUrl?: string;
 }
 
 const secret = () => randomBytes(32).toString('base64url');
@@ -65,6 +69,7 @@ export async function startSynapse(options: StartSynapseOptions): Promise<Synaps
   const paths = { configDir: join(root, 'config'), secretsDir: join(root, 'secrets'), dataDir: join(root, 'data') };
   await Promise.all(Object.values(paths).map((dir) => mkdir(dir, { recursive: true, mode: 0o700 })));
   const ports = { client: await freeTcpPort(), metrics: await freeTcpPort() };
+  const openIdPort = options.rtcAuthoriserUrl ? await freeTcpPort() : undefined;
   const baseUrl = `http://127.0.0.1:${ports.client}`;
 
   const secrets: SynapseSecrets = {
@@ -95,6 +100,9 @@ export async function startSynapse(options: StartSynapseOptions): Promise<Synaps
     paths,
     ports,
     bindAddresses: ['127.0.0.1'],
+    ...(options.rtcAuthoriserUrl && openIdPort
+      ? { matrixRtc: { authoriserUrl: options.rtcAuthoriserUrl, openIdPort } }
+      : {}),
   });
   await writeFile(join(paths.configDir, SYNAPSE_CONFIG_FILES.homeserver), homeserverYaml);
   await writeFile(join(paths.configDir, SYNAPSE_CONFIG_FILES.log), renderSynapseLogYaml());
@@ -118,6 +126,7 @@ export async function startSynapse(options: StartSynapseOptions): Promise<Synaps
   }
   return {
     baseUrl,
+    ...(openIdPort ? { openIdUrl: `http://127.0.0.1:${openIdPort}` } : {}),
     metricsUrl: `http://127.0.0.1:${ports.metrics}/_synapse/metrics`,
     serverName: options.serverName,
     homeserverYaml,

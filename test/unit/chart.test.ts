@@ -429,7 +429,7 @@ describe('chart Deployment environment', () => {
   ];
 
   test('sets the same variables as the Pulumi program (every branch of both)', () => {
-    const images = { synapse: 's', element: 'e', coturn: 'c', postgres: 'p' };
+    const images = { synapse: 's', element: 'e', coturn: 'c', postgres: 'p', livekit: 'l' };
     const variants = [
       { image: 'x', channelSelector: 'tier=canary', nodeCidrs: ['172.18.0.0/16'], images, tokenReviewAudiences: ['a'] },
       { image: 'x', sealingCertConfigMap: 'sealing-cert', signingKeySecret: 'key', evidencePersistence: false },
@@ -462,6 +462,7 @@ describe('chart Deployment environment', () => {
       WARROOM_ELEMENT_IMAGE: 'element:1',
       WARROOM_COTURN_IMAGE: 'coturn:1',
       WARROOM_POSTGRES_IMAGE: 'postgres:1',
+      WARROOM_LIVEKIT_IMAGE: 'livekit:1',
       WARROOM_EVIDENCE_POLICY: 'require',
       WARROOM_EVIDENCE_S3_BUCKET: 'evidence',
       WARROOM_EVIDENCE_S3_ENDPOINT: 'https://s3.example.invalid',

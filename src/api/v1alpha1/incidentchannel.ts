@@ -60,6 +60,9 @@ export const RULE_MESSAGES = {
   relayPortsTooMany: `relayPorts may span at most ${LIMITS.relayPortsMax} ports`,
   relayPortsNodePort: `with serviceType NodePort, relayPorts must lie within the NodePort range ${LIMITS.nodePortMin}-${LIMITS.nodePortMax}`,
   externalIpInvalid: 'externalIPs entries must be IPv4 or IPv6 addresses',
+  sfuNodePort: `with serviceType NodePort, the SFU's tcpPort and udpPort must lie within the NodePort range ${LIMITS.nodePortMin}-${LIMITS.nodePortMax} (LiveKit advertises the port it listens on)`,
+  sfuPortsDistinct: 'the SFU tcpPort and udpPort must differ',
+  sfuNodeIpInvalid: 'sfu.nodeIP must be an IPv4 address',
   storageTooSmall: `storage.size must be at least ${LIMITS.storageMin}`,
   storageImmutable: 'storage is immutable: the homeserver volume claim cannot change after creation',
   databaseImmutable: 'database is immutable: switching engines would lose the homeserver state',
@@ -276,10 +279,58 @@ export const Turn = z
     }),
   );
 
-export const Calls = z.object({
-  enabled: z.boolean().default(true).meta({ description: 'Voice and video calls through coturn.' }),
-  turn: Turn.prefault({}),
-});
+const SFU_NODE_PORT_MESSAGE = RULE_MESSAGES.sfuNodePort;
+const SFU_PORTS_DISTINCT = RULE_MESSAGES.sfuPortsDistinct;
+
+/**
+ * MatrixRTC calls (Element Call, Element X) on a LiveKit SFU of the war room's own, next to coturn's legacy 1:1 calls.
+ * Present = on. The media ports are exposed like coturn's, each on the same port number, because LiveKit advertises
+ * the port it listens on in its ICE candidates.
+ */
+export const Sfu = z
+  .object({
+    tcpPort: z.int().min(1024).max(65535).default(7881).meta({ description: 'ICE over TCP (clients without UDP).' }),
+    udpPort: z.int().min(1024).max(65535).default(7882).meta({ description: 'The one muxed UDP port for all media.' }),
+    nodeIP: z
+      .string()
+      .max(45)
+      .refine((ip) => isIP(ip) === 4, RULE_MESSAGES.sfuNodeIpInvalid)
+      .optional()
+      .meta({
+        description:
+          'Address the SFU advertises for media (no STUN discovery). Default: the first turn.externalIPs entry, else the pod address.',
+        ...cel({ rule: 'isIP(self) && ip(self).family() == 4', message: RULE_MESSAGES.sfuNodeIpInvalid }),
+      }),
+  })
+  .refine((sfu) => sfu.tcpPort !== sfu.udpPort, { message: SFU_PORTS_DISTINCT, path: ['udpPort'] })
+  .meta(cel({ rule: 'self.tcpPort != self.udpPort', message: SFU_PORTS_DISTINCT, fieldPath: '.udpPort' }));
+
+const sfuPortsInNodePortRange = (sfu: { tcpPort: number; udpPort: number }) =>
+  [sfu.tcpPort, sfu.udpPort].every((port) => port >= LIMITS.nodePortMin && port <= LIMITS.nodePortMax);
+
+export const Calls = z
+  .object({
+    enabled: z.boolean().default(true).meta({ description: 'Voice and video calls through coturn.' }),
+    turn: Turn.prefault({}),
+    sfu: Sfu.optional().meta({
+      description: 'MatrixRTC (Element Call, Element X) through a LiveKit SFU and its authoriser in the war room.',
+    }),
+  })
+  .superRefine((calls, ctx) => {
+    if (calls.sfu && calls.turn.serviceType === 'NodePort' && !sfuPortsInNodePortRange(calls.sfu)) {
+      ctx.addIssue({ code: 'custom', message: SFU_NODE_PORT_MESSAGE, path: ['sfu'] });
+    }
+  })
+  .meta(
+    cel({
+      rule:
+        "!has(self.sfu) || (has(self.turn) && has(self.turn.serviceType) && self.turn.serviceType == 'LoadBalancer') || " +
+        `(self.sfu.tcpPort >= ${LIMITS.nodePortMin} && self.sfu.tcpPort <= ${LIMITS.nodePortMax} && ` +
+        `self.sfu.udpPort >= ${LIMITS.nodePortMin} && self.sfu.udpPort <= ${LIMITS.nodePortMax})`,
+      message: SFU_NODE_PORT_MESSAGE,
+      fieldPath: '.sfu',
+    }),
+  );
 
 export const Recording = z.object({
   enabled: z
@@ -500,6 +551,12 @@ export const IncidentChannelStatus = z.object({
       element: z.string().max(512).optional().meta({ description: 'Element web URL.' }),
       homeserver: z.string().max(512).optional().meta({ description: 'Homeserver base URL for Matrix clients.' }),
       turn: z.array(z.string().max(512)).max(8).optional().meta({ description: 'TURN URIs given to clients.' }),
+      sfu: z.string().max(512).optional().meta({ description: 'LiveKit SFU signalling URL (MatrixRTC calls).' }),
+      rtcAuthoriser: z
+        .string()
+        .max(512)
+        .optional()
+        .meta({ description: 'MatrixRTC authoriser (MSC4195) URL, the livekit_service_url clients are given.' }),
     })
     .optional(),
   credentialsSecret: z

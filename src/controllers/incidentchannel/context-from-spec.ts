@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
 import { LIMITS } from '../../api/v1alpha1/incidentchannel.ts';
 import type { ChannelState } from './channel.ts';
-import type { BuildContext, ChannelImages, ClusterNetwork, IngressSettings, SecretsMode } from './desired/context.ts';
-import { PORTS } from './desired/ports.ts';
+import type {
+  BuildContext,
+  ChannelImages,
+  ClusterNetwork,
+  IngressSettings,
+  SecretsMode,
+  SfuSettings,
+} from './desired/context.ts';
+import { PORTS, RTC_PATHS } from './desired/ports.ts';
 import { resolveResources } from './desired/resources.ts';
 import { namespaceName } from './names.ts';
 
@@ -14,6 +21,7 @@ export const DEFAULT_IMAGES: Readonly<Omit<ChannelImages, 'recorder'>> = {
   element: 'docker.io/vectorim/element-web:v1.11.100',
   coturn: 'docker.io/coturn/coturn:4.6.1',
   postgres: 'docker.io/library/postgres:16',
+  livekit: 'docker.io/livekit/livekit-server:v1.13.11',
   operator: 'ghcr.io/warroom-dev/warroom:0.1.0',
 };
 
@@ -104,6 +112,7 @@ export function buildContext(
       serviceType: turn?.serviceType ?? 'NodePort',
       externalIPs: [...(turn?.externalIPs ?? [])],
       ...(turn?.host !== undefined ? { host: turn.host } : {}),
+      ...(spec.calls?.sfu ? { sfu: resolveSfu(spec.calls.sfu, turn?.externalIPs ?? [], ingress, tlsScheme) } : {}),
     },
     recording: { enabled: spec.recording?.enabled ?? true },
     resources: resolveResources(spec.resources),
@@ -113,10 +122,35 @@ export function buildContext(
       coturn: spec.images?.coturn ?? operatorImages.coturn,
       postgres: spec.images?.postgres ?? operatorImages.postgres,
       recorder: spec.images?.recorder ?? operatorImages.operator,
+      livekit: operatorImages.livekit,
       operator: operatorImages.operator,
     },
     secretsMode: settings.secretsMode ?? 'sealed',
     network: settings.network,
+  };
+}
+
+/**
+ * Where clients reach the SFU and its authoriser: on the homeserver's public host under RTC_PATHS, else (no Ingress)
+ * through port-forwards on localhost like the rest of the war room.
+ */
+function resolveSfu(
+  sfu: { tcpPort?: number; udpPort?: number; nodeIP?: string },
+  externalIPs: readonly string[],
+  ingress: IngressSettings | undefined,
+  scheme: 'http' | 'https',
+): SfuSettings {
+  const nodeIp = sfu.nodeIP ?? externalIPs.find((ip) => !ip.includes(':'));
+  return {
+    tcpPort: sfu.tcpPort ?? 7881,
+    udpPort: sfu.udpPort ?? 7882,
+    ...(nodeIp !== undefined ? { nodeIp } : {}),
+    authoriserUrl: ingress
+      ? `${scheme}://${ingress.matrixHost}${RTC_PATHS.authoriser}`
+      : `http://localhost:${PORTS.rtcAuthoriser}`,
+    sfuUrl: ingress
+      ? `${scheme === 'https' ? 'wss' : 'ws'}://${ingress.matrixHost}${RTC_PATHS.sfu}`
+      : `ws://localhost:${PORTS.livekitHttp}`,
   };
 }
 
@@ -127,6 +161,7 @@ export function buildContext(
 export function imagesWithoutDigest(ctx: BuildContext): string[] {
   const used = [ctx.images.synapse, ctx.images.element, ctx.images.operator];
   if (ctx.calls.enabled) used.push(ctx.images.coturn);
+  if (ctx.calls.enabled && ctx.calls.sfu) used.push(ctx.images.livekit);
   if (ctx.database === 'postgres') used.push(ctx.images.postgres);
   if (ctx.recording.enabled) used.push(ctx.images.recorder);
   return [...new Set(used.filter((image) => !/@sha256:[a-f0-9]{64}$/.test(image)))].sort();

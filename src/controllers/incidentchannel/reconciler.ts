@@ -225,7 +225,9 @@ export class IncidentChannelReconciler {
     const fingerprint = createHash('sha256').update(JSON.stringify(desired)).digest('hex');
     const settled = this.#applied.get(name) === fingerprint;
     const turn = turnUris(ctx);
-    const components = new Set(desired.map((o) => o.metadata.labels?.[LABEL_COMPONENT]));
+    // What runs decides what must be up (every component has a ServiceAccount, running or not).
+    const workloads = desired.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+    const components = new Set(workloads.map((o) => o.metadata.labels?.[LABEL_COMPONENT]));
     const required: ConditionType[] = ['NamespaceReady', 'SecretsSealed', 'SynapseReady', 'ElementReady'];
     if (components.has('coturn')) required.push('TurnReady');
     if (components.has('livekit')) required.push('CallsReady');
@@ -240,6 +242,9 @@ export class IncidentChannelReconciler {
           ...(ctx.elementUrl ? { element: ctx.elementUrl } : {}),
           homeserver: ctx.publicBaseUrl,
           ...(turn.length > 0 ? { turn } : {}),
+          ...(ctx.calls.enabled && ctx.calls.sfu
+            ? { sfu: ctx.calls.sfu.sfuUrl, rtcAuthoriser: ctx.calls.sfu.authoriserUrl }
+            : {}),
         },
       },
       // The recorder is asked only once Synapse is up: until then its last word stands.

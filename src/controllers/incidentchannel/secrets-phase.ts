@@ -3,7 +3,13 @@ import { isConflict } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import type { SealingCertSource } from '../../kube/sealing-cert.ts';
 import type { BuildContext } from './desired/context.ts';
-import { renderSecret, type SecretEntry, type SecretsMode, secretValues } from './desired/secrets.ts';
+import {
+  liveKitCredentials,
+  renderSecret,
+  type SecretEntry,
+  type SecretsMode,
+  secretValues,
+} from './desired/secrets.ts';
 import { LABEL_CHANNEL, labelValue } from './names.ts';
 
 export type SecretsOutcome =
@@ -88,7 +94,7 @@ export class SecretsPhase implements SecretsEnsurer {
     }
 
     const material = generateSecretMaterial(ctx.participants.map((p) => p.handle));
-    const extra = { postgresPassword: generateToken() };
+    const extra = { postgresPassword: generateToken(), liveKit: liveKitCredentials(() => generateToken()) };
     const created: string[] = [];
     await Promise.all(
       missing.map(async (entry) => {

@@ -14,6 +14,11 @@ export interface ElementConfigParams {
   /** Product name in the UI and the tab title, e.g. `Incident 42`. */
   brand: string;
   theme?: 'light' | 'dark' | 'system';
+  /**
+   * The war room runs a LiveKit SFU and its authoriser: Element Call on (the copy bundled with Element, so nothing is
+   * fetched from elsewhere; the focus comes from the homeserver), legacy 1:1 calls through coturn still offered.
+   */
+  elementCall?: boolean;
 }
 
 export type ElementConfig = Record<string, unknown>;
@@ -52,12 +57,18 @@ export function renderElementConfig(params: ElementConfigParams): ElementConfig 
     integrations_rest_url: null,
     integrations_widgets_urls: [],
     show_labs_settings: false,
-    // Group calls and video rooms need a MatrixRTC/LiveKit focus we do not run; 1:1 calls use TURN.
+    // Group calls and video rooms need the war room's MatrixRTC focus; without it 1:1 calls use TURN only.
     features: {
-      feature_group_calls: false,
+      feature_group_calls: params.elementCall === true,
       feature_video_rooms: false,
       feature_element_call_video_rooms: false,
     },
+    ...(params.elementCall
+      ? {
+          // No `url`: Element's bundled Element Call, never call.element.io. Legacy calls stay available.
+          element_call: { use_exclusively: false, participant_limit: 16, brand: 'Element Call' },
+        }
+      : {}),
     setting_defaults: {
       'UIFeature.urlPreviews': false,
       'UIFeature.widgets': false,
@@ -80,6 +91,6 @@ export function renderElementConfig(params: ElementConfigParams): ElementConfig 
     mobile_builds: { ios: null, android: null, fdroid: null },
     embedded_pages: { login_for_welcome: true },
     // Deliberately absent: posthog and sentry (absent = analytics impossible, no opt-in prompt),
-    // bug_report_endpoint_url (absent = rageshake off), jitsi, element_call, map_style_url, privacy_policy_url.
+    // bug_report_endpoint_url (absent = rageshake off), jitsi, element_call.url, map_style_url, privacy_policy_url.
   };
 }

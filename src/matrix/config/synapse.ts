@@ -66,6 +66,15 @@ export interface SynapseConfigParams {
   limits?: Partial<SynapseLimits>;
   /** Listener bind addresses; the pod listens on all, tests on 127.0.0.1. */
   bindAddresses?: string[];
+  /** MatrixRTC (Element Call on the war room's LiveKit SFU); absent = no MatrixRTC focus announced. */
+  matrixRtc?: SynapseMatrixRtc;
+}
+
+export interface SynapseMatrixRtc {
+  /** The MSC4195 authoriser as clients reach it (`livekit_service_url`). */
+  authoriserUrl: string;
+  /** A listener serving only the `openid` resource, for the authoriser to validate OpenID tokens. */
+  openIdPort: number;
 }
 
 export const SYNAPSE_DEFAULT_PATHS: Readonly<SynapsePaths> = {
@@ -156,6 +165,16 @@ function resolve(params: SynapseConfigParams) {
     if (!DURATION.test(limits[key])) throw new Error(`${key} is not a duration: ${limits[key]}`);
   }
   if (bindAddresses.length === 0) throw new Error('bindAddresses must not be empty');
+  if (params.matrixRtc) {
+    assertPort('matrixRtc.openIdPort', params.matrixRtc.openIdPort);
+    if ([ports.client, ports.metrics].includes(params.matrixRtc.openIdPort)) {
+      throw new Error('matrixRtc.openIdPort must differ from the client and metrics ports');
+    }
+    const authoriser = new URL(params.matrixRtc.authoriserUrl);
+    if (authoriser.protocol !== 'https:' && authoriser.protocol !== 'http:') {
+      throw new Error('matrixRtc.authoriserUrl must be http(s)');
+    }
+  }
   if (params.database.kind === 'postgres') {
     assertPort('database.port', params.database.port);
     assertAbsolute('database.passfilePath', params.database.passfilePath);
@@ -206,6 +225,7 @@ export function buildHomeserverConfig(params: SynapseConfigParams): Record<strin
         resources: [{ names: ['client'], compress: false }],
       },
       { port: ports.metrics, type: 'metrics', bind_addresses: bindAddresses },
+      ...(params.matrixRtc ? [openIdListener(params.matrixRtc.openIdPort, bindAddresses)] : []),
     ],
     enable_metrics: true,
 
@@ -276,6 +296,41 @@ export function buildHomeserverConfig(params: SynapseConfigParams): Record<strin
       account: { per_second: 10, burst_count: 100 },
       failed_attempts: { per_second: 1, burst_count: 10 },
     },
+    ...(params.matrixRtc ? matrixRtcSection(params.matrixRtc) : {}),
+  };
+}
+
+/**
+ * The MatrixRTC authoriser validates OpenID tokens at `/_matrix/federation/v1/openid/userinfo`. Only the `openid`
+ * resource serves it without the federation API; on a listener of its own, the authoriser's NetworkPolicy can open
+ * this port alone.
+ */
+function openIdListener(port: number, bindAddresses: string[]): Record<string, unknown> {
+  return {
+    port,
+    type: 'http',
+    tls: false,
+    x_forwarded: false,
+    bind_addresses: bindAddresses,
+    resources: [{ names: ['openid'], compress: false }],
+  };
+}
+
+/**
+ * What Element Call needs from the homeserver (shared notes calls.md): room summaries (MSC3266), sticky call
+ * membership via delayed events (MSC4140, with a max delay, else calls stick after a client vanishes), MSC4222 sync,
+ * the focus announced both ways (client well-known `rtc_foci`, and MSC4143 `rtc/transports` on newer clients), and
+ * message rate limits loose enough for the per-participant encryption-key events of a call.
+ */
+function matrixRtcSection(rtc: SynapseMatrixRtc): Record<string, unknown> {
+  const focus = { type: 'livekit', livekit_service_url: rtc.authoriserUrl };
+  return {
+    experimental_features: { msc3266_enabled: true, msc4222_enabled: true, msc4143_enabled: true },
+    max_event_delay_duration: '24h',
+    rc_message: { per_second: 0.5, burst_count: 30 },
+    rc_delayed_event_mgmt: { per_second: 1, burst_count: 20 },
+    extra_well_known_client_content: { 'org.matrix.msc4143.rtc_foci': [focus] },
+    matrix_rtc: { transports: [focus] },
   };
 }
 

@@ -70,6 +70,22 @@ test('the spec is resolved with its defaults: roles, calls, storage, recording, 
     serviceType: 'NodePort',
     externalIPs: ['203.0.113.10'],
     host: 'turn.ir-0043.example.org',
+    // MatrixRTC on the homeserver's public host (the Ingress routes /livekit/*), media advertised on the node IP.
+    sfu: {
+      tcpPort: 32020,
+      udpPort: 32021,
+      nodeIp: '203.0.113.10',
+      authoriserUrl: 'https://matrix.ir-0043.example.org/livekit/jwt',
+      sfuUrl: 'wss://matrix.ir-0043.example.org/livekit/sfu',
+    },
+  });
+  assert.equal(min.calls.sfu, undefined, 'no sfu block: legacy calls only');
+  // Without an Ingress, like the rest of the war room: port-forwards on localhost.
+  assert.deepEqual(exampleContext('minimal.yaml', { calls: { sfu: { tcpPort: 30781, udpPort: 30782 } } }).calls.sfu, {
+    tcpPort: 30781,
+    udpPort: 30782,
+    authoriserUrl: 'http://localhost:8090',
+    sfuUrl: 'ws://localhost:7880',
   });
   assert.deepEqual(full.storage, { className: 'standard', size: '20Gi' });
   assert.equal(full.database, 'postgres');

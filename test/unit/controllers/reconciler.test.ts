@@ -136,7 +136,7 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
   it('Ready once every part is up; Reconciling disappears; a Ready event once', async () => {
     const name = await readyChannel(w);
     const status = w.cluster.channel(name)?.status;
-    assert.equal(status?.phase, 'Ready');
+    assert.equal(status?.phase, 'Ready', JSON.stringify(status?.conditions?.find((c) => c.type === 'Ready')));
     assert.equal(cond(w, name, 'Ready')?.status, 'True');
     assert.equal(cond(w, name, 'Reconciling'), undefined);
     assert.ok(status?.conditions?.every((c) => c.observedGeneration === 1));

@@ -28,10 +28,11 @@ const ctx = exampleContext('full.yaml');
 const handles = ctx.participants.map((p) => p.handle);
 const material = generateSecretMaterial(handles, counterRandom());
 const POSTGRES_PASSWORD = 'pg-password-0123456789-abcdefghijklmnop';
+const LIVEKIT = { apiKey: 'APIabcdef012345', apiSecret: 'lk-secret-0123456789-abcdefghijklmnopqrstuv' };
 const allValues = () =>
   secretPlan(ctx).map((entry) => ({
     entry,
-    values: secretValues(entry, material, { postgresPassword: POSTGRES_PASSWORD }),
+    values: secretValues(entry, material, { postgresPassword: POSTGRES_PASSWORD, liveKit: LIVEKIT }),
   }));
 
 describe('the secret plan', () => {
@@ -48,6 +49,8 @@ describe('the secret plan', () => {
         ['turn-secret', 'coturn', ['turn_shared_secret']],
         ['bot-credentials', 'provisioner', ['admin_bot_password', 'recorder_password']],
         ['postgres-credentials', 'postgres', ['postgres_password', 'pgpass']],
+        // The SFU's key pair, in the plan only when the war room runs one (full.yaml has calls.sfu).
+        ['livekit-credentials', 'livekit', ['api_key', 'api_secret', 'keys.yaml']],
         ...handles.map((h) => [`participant-${h}`, 'provisioner', [`password.${h}`]]),
       ],
     );

@@ -5,7 +5,7 @@ import type { BuildContext } from '../../../src/controllers/incidentchannel/cont
 import { ACCESS_ROLE, buildAccess } from '../../../src/controllers/incidentchannel/desired/access.ts';
 import { turnUris } from '../../../src/controllers/incidentchannel/desired/endpoints.ts';
 import { buildDesired, PRUNABLE_KINDS } from '../../../src/controllers/incidentchannel/desired/index.ts';
-import { buildIngress } from '../../../src/controllers/incidentchannel/desired/ingress.ts';
+import { buildIngress, buildSfuIngress } from '../../../src/controllers/incidentchannel/desired/ingress.ts';
 import { buildNetworkPolicies } from '../../../src/controllers/incidentchannel/desired/network-policies.ts';
 import type { Container, PodSpec } from '../../../src/controllers/incidentchannel/desired/pod-types.ts';
 import {
@@ -117,7 +117,10 @@ describe('every variant', () => {
         coturn: ['allow-dns', 'turn-egress-internet-only', 'turn-ingress'],
         provisioner: ['allow-dns', 'provisioner-egress'],
         postgres: ['allow-dns', 'postgres-from-synapse'],
+        livekit: ['allow-dns', 'sfu-media-ingress', 'sfu-signalling-ingress', 'sfu-egress-internet-only'],
+        'rtc-authoriser': ['allow-dns', 'rtc-authoriser-ingress', 'rtc-authoriser-egress'],
       };
+      if (ctx.calls.sfu) expected.synapse?.push('synapse-from-rtc-authoriser');
       if (ctx.database === 'postgres') expected.synapse?.push('allow-dns', 'synapse-to-postgres');
       for (const w of workloads(objects)) {
         const labels = templateOf(w).metadata.labels;
@@ -226,8 +229,11 @@ describe('Synapse', () => {
       [
         ['http', 8008],
         ['metrics', 9000],
+        // full.yaml runs the MatrixRTC authoriser: an openid-only listener for it.
+        ['http', 8009],
       ],
     );
+    assert.deepEqual(listeners[2]?.resources, [{ names: ['openid'], compress: false }]);
     assert.deepEqual(homeserver.federation_domain_whitelist, []);
     assert.deepEqual(homeserver.trusted_key_servers, []);
     assert.equal(homeserver.server_name, 'matrix.ir-0043.example.org');
@@ -543,6 +549,7 @@ describe('Ingress', () => {
       [
         ['/_matrix', 'Prefix', 'synapse', 8008],
         ['/_synapse/client', 'Prefix', 'synapse', 8008],
+        ['/livekit/jwt', 'Prefix', 'rtc-authoriser', 8090],
       ],
     );
     for (const rule of ingress.spec.rules) {
@@ -691,3 +698,17 @@ function matches(selector: Selector, labels: Record<string, string>): boolean {
   }
   return true;
 }
+
+test('MatrixRTC behind the Ingress: the authoriser on its prefix, the SFU signalling in an Ingress of its own', () => {
+  const full = exampleContext('full.yaml');
+  const sfu = buildSfuIngress(full);
+  assert.ok(sfu, 'full.yaml has calls.sfu');
+  const spec = sfu.spec as {
+    rules: { host: string; http: { paths: { path: string; backend: { service: { name: string } } }[] } }[];
+  };
+  assert.equal(spec.rules[0]?.host, 'matrix.ir-0043.example.org');
+  assert.equal(spec.rules[0]?.http.paths[0]?.backend.service.name, 'livekit');
+  assert.equal(sfu.metadata.annotations?.['nginx.ingress.kubernetes.io/rewrite-target'], '/$2');
+  assert.equal(buildSfuIngress(exampleContext('minimal.yaml')), undefined, 'no Ingress, no SFU route');
+  assert.equal(buildSfuIngress(exampleContext('full.yaml', { calls: { enabled: false } })), undefined);
+});

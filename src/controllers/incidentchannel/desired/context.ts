@@ -35,6 +35,18 @@ export interface CallsSettings {
   externalIPs: string[];
   /** Host name put in the TURN URIs; when unset the first external IP is used. */
   host?: string;
+  /** MatrixRTC through the war room's LiveKit SFU and authoriser; absent = legacy calls only. */
+  sfu?: SfuSettings;
+}
+
+export interface SfuSettings {
+  tcpPort: number;
+  udpPort: number;
+  /** What the SFU advertises for media; absent = its pod address (reachable in-cluster and on a single node only). */
+  nodeIp?: string;
+  /** How clients reach the authoriser (`livekit_service_url`) and the SFU's signalling (ws/wss). */
+  authoriserUrl: string;
+  sfuUrl: string;
 }
 
 export type ParticipantRole = 'lead' | 'comms' | 'scribe' | 'responder' | 'observer';
@@ -70,6 +82,8 @@ export interface ChannelImages {
   coturn: string;
   postgres: string;
   recorder: string;
+  /** livekit-server, built here from its module (hack/images). */
+  livekit: string;
   /** The operator's own image: the provisioner Job runs it with another entrypoint. */
   operator: string;
 }

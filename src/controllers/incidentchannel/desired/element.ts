@@ -33,6 +33,7 @@ export function elementConfigParams(ctx: BuildContext): ElementConfigParams {
     elementUrl: ctx.elementUrl,
     // The case id, not the title: the brand shows in the browser tab, and titles can say what was compromised.
     brand: `War room ${ctx.caseId}`,
+    elementCall: ctx.calls.enabled && ctx.calls.sfu !== undefined,
   };
 }
 

@@ -3,12 +3,14 @@ import { buildAccess } from './access.ts';
 import type { BuildContext } from './context.ts';
 import { buildCoturnConfigMap, buildCoturnDeployment, buildCoturnService } from './coturn.ts';
 import { buildElementConfigMap, buildElementDeployment, buildElementService } from './element.ts';
-import { buildIngress } from './ingress.ts';
+import { buildIngress, buildSfuIngress } from './ingress.ts';
+import { buildLiveKitConfigMap, buildLiveKitDeployment, buildLiveKitServices } from './livekit.ts';
 import { buildNamespace } from './namespace.ts';
 import { buildNetworkPolicies } from './network-policies.ts';
 import { buildPostgresService, buildPostgresStatefulSet } from './postgres.ts';
 import { buildProvisionerJob } from './provisioner-job.ts';
 import { buildQuota } from './quota.ts';
+import { buildRtcAuthoriserDeployment, buildRtcAuthoriserService } from './rtc-authoriser.ts';
 import { buildServiceAccounts } from './service-accounts.ts';
 import { buildSynapseConfigMap, buildSynapseService, buildSynapseStatefulSet } from './synapse.ts';
 
@@ -21,7 +23,10 @@ import { buildSynapseConfigMap, buildSynapseService, buildSynapseStatefulSet } f
 export function buildDesired(ctx: BuildContext): KubeObject[] {
   const calls = ctx.calls.enabled;
   const postgres = ctx.database === 'postgres';
+  // MatrixRTC: the SFU and its authoriser, only in a war room with calls and an `sfu` block.
+  const rtc = calls && ctx.calls.sfu !== undefined;
   const ingress = buildIngress(ctx);
+  const sfuIngress = buildSfuIngress(ctx);
   return [
     buildNamespace(ctx),
     ...buildNetworkPolicies(ctx),
@@ -30,15 +35,19 @@ export function buildDesired(ctx: BuildContext): KubeObject[] {
     buildSynapseConfigMap(ctx),
     buildElementConfigMap(ctx),
     ...(calls ? [buildCoturnConfigMap(ctx)] : []),
+    ...(rtc ? [buildLiveKitConfigMap(ctx)] : []),
     ...(postgres ? [buildPostgresService(ctx)] : []),
     buildSynapseService(ctx),
     buildElementService(ctx),
     ...(calls ? [buildCoturnService(ctx)] : []),
+    ...(rtc ? [...buildLiveKitServices(ctx), buildRtcAuthoriserService(ctx)] : []),
     ...(postgres ? [buildPostgresStatefulSet(ctx)] : []),
     buildSynapseStatefulSet(ctx),
     buildElementDeployment(ctx),
     ...(calls ? [buildCoturnDeployment(ctx)] : []),
+    ...(rtc ? [buildLiveKitDeployment(ctx), buildRtcAuthoriserDeployment(ctx)] : []),
     ...(ingress ? [ingress] : []),
+    ...(sfuIngress ? [sfuIngress] : []),
     ...buildAccess(ctx),
     buildProvisionerJob(ctx),
   ];

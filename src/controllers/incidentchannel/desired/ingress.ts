@@ -1,7 +1,7 @@
 import type { KubeObject } from '../../../kube/objects.ts';
 import type { BuildContext } from './context.ts';
 import { childMeta } from './object-meta.ts';
-import { PORTS } from './ports.ts';
+import { PORTS, RTC_PATHS } from './ports.ts';
 
 /**
  * One Ingress, two hosts: Element on `host`, the homeserver's client API on `matrixHost`. Only the client paths are
@@ -42,11 +42,65 @@ export function buildIngress(ctx: BuildContext): KubeObject | undefined {
         {
           host: ingress.matrixHost,
           http: {
-            paths: HOMESERVER_PUBLIC_PATHS.map((path) => ({
-              path,
-              pathType: 'Prefix',
-              backend: backend('synapse', PORTS.synapseClient),
-            })),
+            paths: [
+              ...HOMESERVER_PUBLIC_PATHS.map((path) => ({
+                path,
+                pathType: 'Prefix',
+                backend: backend('synapse', PORTS.synapseClient),
+              })),
+              // MatrixRTC: the authoriser serves its API under this prefix itself (no rewrite).
+              ...(ctx.calls.enabled && ctx.calls.sfu
+                ? [
+                    {
+                      path: RTC_PATHS.authoriser,
+                      pathType: 'Prefix',
+                      backend: backend('rtc-authoriser', PORTS.rtcAuthoriser),
+                    },
+                  ]
+                : []),
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * LiveKit's signalling WebSocket on the homeserver host, under RTC_PATHS.sfu. LiveKit serves it at `/`, so the prefix
+ * is stripped: a rewrite is ingress-controller specific (this is ingress-nginx's), hence an Ingress of its own that
+ * touches no other route.
+ */
+export function buildSfuIngress(ctx: BuildContext): KubeObject | undefined {
+  const ingress = ctx.ingress;
+  if (!ingress || !ctx.calls.enabled || !ctx.calls.sfu) return undefined;
+  const tls = ingress.tls;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: {
+      ...childMeta(ctx, 'livekit', 'livekit'),
+      annotations: {
+        'nginx.ingress.kubernetes.io/use-regex': 'true',
+        'nginx.ingress.kubernetes.io/rewrite-target': '/$2',
+        'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600',
+        ...(tls?.clusterIssuer ? { 'cert-manager.io/cluster-issuer': tls.clusterIssuer } : {}),
+      },
+    },
+    spec: {
+      ...(ingress.className ? { ingressClassName: ingress.className } : {}),
+      ...(tls ? { tls: [{ hosts: [ingress.matrixHost], secretName: tls.secretName ?? GENERATED_TLS_SECRET }] } : {}),
+      rules: [
+        {
+          host: ingress.matrixHost,
+          http: {
+            paths: [
+              {
+                path: `${RTC_PATHS.sfu}(/|$)(.*)`,
+                pathType: 'ImplementationSpecific',
+                backend: { service: { name: 'livekit', port: { number: PORTS.livekitHttp } } },
+              },
+            ],
           },
         },
       ],

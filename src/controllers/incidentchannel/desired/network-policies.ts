@@ -104,7 +104,66 @@ export function buildNetworkPolicies(ctx: BuildContext): KubeObject[] {
       }),
     );
   }
+  if (ctx.calls.enabled && ctx.calls.sfu) policies.push(...matrixRtcPolicies(ctx, ctx.calls.sfu));
   return policies;
+}
+
+/**
+ * MatrixRTC: the SFU takes media from anywhere on its two ports and signalling from the ingress controller and the
+ * authoriser; it reaches nothing in the cluster (media goes back to clients, outside). The authoriser is reached
+ * from the ingress controller only, and reaches Synapse's openid listener, the client port (its membership check)
+ * and the SFU's RoomService, nothing else.
+ */
+function matrixRtcPolicies(ctx: BuildContext, sfu: { tcpPort: number; udpPort: number }): KubeObject[] {
+  const fromIngressController = { namespaceSelector: { matchLabels: ctx.network.ingressNamespaceLabels } };
+  return [
+    policy(ctx, 'sfu-media-ingress', {
+      podSelector: podsIn([COMPONENTS.livekit]),
+      policyTypes: ['Ingress'],
+      ingress: [{ ports: [tcp(sfu.tcpPort), { protocol: 'UDP', port: sfu.udpPort }] }],
+    }),
+    policy(ctx, 'sfu-signalling-ingress', {
+      podSelector: podsIn([COMPONENTS.livekit]),
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [fromIngressController, { podSelector: podsIn([COMPONENTS.rtcAuthoriser]) }],
+          ports: [tcp(PORTS.livekitHttp)],
+        },
+      ],
+    }),
+    policy(ctx, 'sfu-egress-internet-only', {
+      podSelector: podsIn([COMPONENTS.livekit]),
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: deniedRelayCidrs(ctx) } }] }],
+    }),
+    policy(ctx, 'rtc-authoriser-ingress', {
+      podSelector: podsIn([COMPONENTS.rtcAuthoriser]),
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [fromIngressController], ports: [tcp(PORTS.rtcAuthoriser)] }],
+    }),
+    policy(ctx, 'rtc-authoriser-egress', {
+      podSelector: podsIn([COMPONENTS.rtcAuthoriser]),
+      policyTypes: ['Egress'],
+      egress: [
+        {
+          to: [{ podSelector: podsIn([COMPONENTS.synapse]) }],
+          ports: [tcp(PORTS.synapseOpenId), tcp(PORTS.synapseClient)],
+        },
+        { to: [{ podSelector: podsIn([COMPONENTS.livekit]) }], ports: [tcp(PORTS.livekitHttp)] },
+      ],
+    }),
+    policy(ctx, 'synapse-from-rtc-authoriser', {
+      podSelector: podsIn([COMPONENTS.synapse]),
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [{ podSelector: podsIn([COMPONENTS.rtcAuthoriser]) }],
+          ports: [tcp(PORTS.synapseOpenId), tcp(PORTS.synapseClient)],
+        },
+      ],
+    }),
+  ];
 }
 
 /**

@@ -5,6 +5,8 @@ export const COMPONENTS = {
   coturn: 'coturn',
   provisioner: 'provisioner',
   postgres: 'postgres',
+  livekit: 'livekit',
+  rtcAuthoriser: 'rtc-authoriser',
 } as const;
 export type Component = (typeof COMPONENTS)[keyof typeof COMPONENTS];
 
@@ -21,4 +23,12 @@ export const PORTS = {
   element: 8080,
   turn: 3478,
   postgres: 5432,
+  /** LiveKit's HTTP: WebSocket signalling for clients, RoomService for the authoriser. */
+  livekitHttp: 7880,
+  rtcAuthoriser: 8090,
+  /** Synapse's listener serving only the `openid` resource, for the authoriser alone. */
+  synapseOpenId: 8009,
 } as const;
+
+/** Path prefixes on the homeserver's public host, as self-hosted Element Call deployments use them. */
+export const RTC_PATHS = { authoriser: '/livekit/jwt', sfu: '/livekit/sfu' } as const;

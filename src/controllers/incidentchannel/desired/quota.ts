@@ -9,6 +9,7 @@ import type { BuildContext } from './context.ts';
  */
 export function buildQuota(ctx: BuildContext): KubeObject[] {
   const relayPorts = ctx.calls.enabled ? ctx.calls.relayPortMax - ctx.calls.relayPortMin + 1 : 0;
+  const sfuServices = ctx.calls.enabled && ctx.calls.sfu ? 1 : 0;
   const labels = channelLabels(ctx.channel.name);
   return [
     {
@@ -24,9 +25,11 @@ export function buildQuota(ctx: BuildContext): KubeObject[] {
           'limits.memory': '16Gi',
           persistentvolumeclaims: '4',
           'requests.storage': storageQuota(ctx),
-          'services.loadbalancers': ctx.calls.enabled ? '1' : '0',
-          // TURN needs one node port per relay port plus the listening port (UDP and TCP share one Service).
-          'services.nodeports': String(ctx.calls.enabled ? relayPorts + 2 : 0),
+          // coturn's Service, and the SFU's media Service when the war room runs MatrixRTC calls.
+          'services.loadbalancers': String(ctx.calls.enabled ? 1 + sfuServices : 0),
+          // TURN needs one node port per relay port plus the listening port (UDP and TCP share one Service); the
+          // SFU one for its TCP port and one for its UDP port.
+          'services.nodeports': String(ctx.calls.enabled ? relayPorts + 2 + 2 * sfuServices : 0),
           'count/secrets': '30',
           'count/configmaps': '30',
           'count/jobs.batch': '5',

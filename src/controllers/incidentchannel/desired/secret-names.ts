@@ -6,7 +6,14 @@ export const SECRET_NAMES = {
   turn: 'turn-secret',
   bots: 'bot-credentials',
   postgres: 'postgres-credentials',
+  livekit: 'livekit-credentials',
 } as const;
+
+/**
+ * Keys of the LiveKit Secret: the API key pair for the authoriser, and the same pair as LiveKit's `key_file` YAML
+ * (`<key>: <secret>`) for the SFU, which reads nothing else.
+ */
+export const LIVEKIT_SECRET_KEYS = { apiKey: 'api_key', apiSecret: 'api_secret', keyFile: 'keys.yaml' } as const;
 
 /** Keys of the Postgres Secret; the others use secret-material's key names (SECRET_KEYS, participantPasswordKey). */
 export const POSTGRES_SECRET_KEYS = { password: 'postgres_password', pgpass: 'pgpass' } as const;

@@ -11,7 +11,7 @@ import { channelLabels } from '../names.ts';
 import type { BuildContext, SecretsMode } from './context.ts';
 import { COMPONENTS } from './ports.ts';
 import { POSTGRES_CONNECTION } from './postgres.ts';
-import { POSTGRES_SECRET_KEYS, participantSecretName, SECRET_NAMES } from './secret-names.ts';
+import { LIVEKIT_SECRET_KEYS, POSTGRES_SECRET_KEYS, participantSecretName, SECRET_NAMES } from './secret-names.ts';
 
 export type { SecretsMode };
 export { POSTGRES_SECRET_KEYS, participantSecretName, SECRET_NAMES };
@@ -63,6 +63,14 @@ export function secretPlan(ctx: BuildContext): SecretPlanEntry[] {
       keys: [POSTGRES_SECRET_KEYS.password, POSTGRES_SECRET_KEYS.pgpass],
     });
   }
+  if (ctx.calls.enabled && ctx.calls.sfu) {
+    // Shared by the SFU (as its key_file) and the authoriser (which signs with it); nobody else mounts it.
+    plan.push({
+      name: SECRET_NAMES.livekit,
+      component: COMPONENTS.livekit,
+      keys: [LIVEKIT_SECRET_KEYS.apiKey, LIVEKIT_SECRET_KEYS.apiSecret, LIVEKIT_SECRET_KEYS.keyFile],
+    });
+  }
   for (const participant of ctx.participants) {
     plan.push({
       name: participantSecretName(participant.handle),
@@ -78,6 +86,21 @@ export function secretPlan(ctx: BuildContext): SecretPlanEntry[] {
 export interface ExtraSecretValues {
   /** Postgres has no slot in ChannelSecretMaterial: the reconciler generates it (generateToken) with the rest. */
   postgresPassword?: string;
+  /** The LiveKit API key pair, generated like the Postgres password (see liveKitCredentials). */
+  liveKit?: { apiKey: string; apiSecret: string };
+}
+
+/**
+ * A LiveKit API key pair from two random tokens: the key is an id (LiveKit's `API` prefix, no `:` or spaces so it
+ * stays a plain YAML key), the secret 43 url-safe characters (LiveKit wants at least 32).
+ */
+export function liveKitCredentials(token: () => string): { apiKey: string; apiSecret: string } {
+  return {
+    apiKey: `API${token()
+      .replace(/[^A-Za-z0-9]/g, '')
+      .slice(0, 12)}`,
+    apiSecret: token(),
+  };
 }
 
 /** The values of one plan entry, taken from the generated material. Throws rather than seal an incomplete Secret. */
@@ -98,6 +121,14 @@ export function secretValues(
     return {
       [POSTGRES_SECRET_KEYS.password]: extra.postgresPassword,
       [POSTGRES_SECRET_KEYS.pgpass]: renderPgpassLine({ ...POSTGRES_CONNECTION, password: extra.postgresPassword }),
+    };
+  }
+  if (entry.name === SECRET_NAMES.livekit) {
+    if (!extra.liveKit) throw new Error('livekit-credentials needs a generated liveKit key pair');
+    return {
+      [LIVEKIT_SECRET_KEYS.apiKey]: extra.liveKit.apiKey,
+      [LIVEKIT_SECRET_KEYS.apiSecret]: extra.liveKit.apiSecret,
+      [LIVEKIT_SECRET_KEYS.keyFile]: `${extra.liveKit.apiKey}: ${extra.liveKit.apiSecret}\n`,
     };
   }
   const all = secretMaterialEntries(material);

@@ -50,6 +50,9 @@ export function synapseConfigParams(ctx: BuildContext): SynapseConfigParams {
     // Only the provisioning bot creates #control and #ops; nobody else may create any alias.
     aliasCreators: [matrixUserId(ADMIN_BOT_HANDLE, ctx.serverName)],
     ports: { client: PORTS.synapseClient, metrics: PORTS.synapseMetrics },
+    ...(ctx.calls.enabled && ctx.calls.sfu
+      ? { matrixRtc: { authoriserUrl: ctx.calls.sfu.authoriserUrl, openIdPort: PORTS.synapseOpenId } }
+      : {}),
   };
 }
 
@@ -74,6 +77,10 @@ export function buildSynapseService(ctx: BuildContext): KubeObject {
     { name: 'client', port: PORTS.synapseClient, targetPort: PORTS.synapseClient, protocol: 'TCP' },
     { name: 'metrics', port: PORTS.synapseMetrics, targetPort: PORTS.synapseMetrics, protocol: 'TCP' },
   ];
+  // The MatrixRTC authoriser validates OpenID tokens here, and nowhere else.
+  if (ctx.calls.enabled && ctx.calls.sfu) {
+    ports.push({ name: 'openid', port: PORTS.synapseOpenId, targetPort: PORTS.synapseOpenId, protocol: 'TCP' });
+  }
   // The recorder sidecar: read-only metrics/status, and its control port (seal, export, notices) for the operator.
   if (ctx.recording.enabled) {
     ports.push(
@@ -146,6 +153,9 @@ export function buildSynapseStatefulSet(ctx: BuildContext): KubeObject {
     ports: [
       { name: 'client', containerPort: PORTS.synapseClient, protocol: 'TCP' },
       { name: 'metrics', containerPort: PORTS.synapseMetrics, protocol: 'TCP' },
+      ...(ctx.calls.enabled && ctx.calls.sfu
+        ? [{ name: 'openid', containerPort: PORTS.synapseOpenId, protocol: 'TCP' as const }]
+        : []),
     ],
     volumeMounts: mounts,
     resources: ctx.resources.synapse,
