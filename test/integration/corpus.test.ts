@@ -58,6 +58,7 @@ describe('rejected at admission by the real apiserver', () => {
 
 describe('ticket-style case ids are admitted as written and get a DNS namespace', () => {
   // How incident trackers write ids, plus the extremes: 64 characters, and one with no letter or digit at all.
+  // None may be the caseId of another live channel of this shard (that one would be Stalled DuplicateCaseId).
   const caseIds = ['IR-2026-0042', 'INC0012345', 'JIRA:SEC-12', 'case#42', 'sn/INC001', `SN/${'#:'.repeat(30)}X`, '#'];
   caseIds.forEach((caseId, i) => {
     test(`caseId ${JSON.stringify(caseId)}`, async () => {

@@ -154,9 +154,14 @@ export async function startTimestampServer(chain: TsaChain): Promise<TimestampSe
   // WARROOM_TIMESTAMP_SERVER: an already built binary (skips the build script, which waits on the shared build lock).
   const bin = process.env.WARROOM_TIMESTAMP_SERVER || (await ensureBinaries(['timestamp-server']))['timestamp-server'];
   const port = await freeTcpPort();
+  // timestamp-server always serves its metrics on :2112 (no flag moves it), so two on one machine cannot both run:
+  // test files that need one take turns on a machine-wide lock, held by the server process itself (flock --no-fork).
   const proc = startPeerProcess(
-    bin,
+    'flock',
     [
+      '--no-fork',
+      '/run/lock/warroom-timestamp-server.lock',
+      bin,
       'serve',
       '--host',
       '127.0.0.1',
@@ -182,7 +187,8 @@ export async function startTimestampServer(chain: TsaChain): Promise<TimestampSe
     'timestamp-server',
     async () => (await fetch(`${base}/ping`, { signal: AbortSignal.timeout(1_000) })).ok,
     proc,
-    30_000,
+    // Includes waiting for another test file's timestamp-server to stop (see the lock above).
+    300_000,
   );
   return { url: `${base}/api/v1/timestamp`, chain, process: proc, stop: () => proc.stop(5_000) };
 }
