@@ -30,6 +30,8 @@ export interface LocalCluster {
   node: NodeKind;
   /** The real node's name, addresses and containerd socket (node kind `real` only). */
   realNode?: RealNodeInfo;
+  /** The apiserver's audit log (JSON lines), when started with `audit`. */
+  auditLog?: string;
   /** Imports a docker-archive/OCI tar into the real node's containerd (throws for kwok: there is no runtime). */
   importImage(archivePath: string): Promise<void>;
   /** Stops and starts kube-apiserver on the same port, for tests of watch recovery; resolves when it is ready again. */
@@ -51,6 +53,11 @@ export interface StartClusterOptions {
   images?: string[];
   /** The real node's pod sandbox (pause) image; default: the project's pause image from hack/images. */
   sandboxImage?: SandboxImage;
+  /**
+   * Write an apiserver audit log (one JSON line per finished request, level Metadata) of these users' requests only,
+   * e.g. `system:serviceaccount:warroom-system:warroom-operator`: what a platform team reads to see what a client costs.
+   */
+  audit?: { users: string[] };
   /** How long a real-node start waits for another real-node cluster on this machine to stop (default 10 min). */
   realNodeLockWaitMs?: number;
 }
@@ -176,6 +183,18 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       '--event-ttl=1h',
       '--v=0',
     ];
+    const auditLog = opts.audit ? join(dir, 'audit.log') : undefined;
+    if (opts.audit && auditLog) {
+      const policy = join(dir, 'audit-policy.json');
+      await writeFile(policy, JSON.stringify(auditPolicy(opts.audit.users)));
+      apiserverArgs.push(
+        `--audit-policy-file=${policy}`,
+        `--audit-log-path=${auditLog}`,
+        '--audit-log-format=json',
+        '--audit-log-mode=blocking',
+        '--audit-log-maxsize=0',
+      );
+    }
     let apiserver = startProcess('kube-apiserver', binaries['kube-apiserver'], apiserverArgs, logDir);
     procs.push(apiserver);
     const admin = new AdminClient(server, caPem, adminToken);
@@ -332,6 +351,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       timings,
       node: nodeKind,
       realNode: realNodeInfo,
+      auditLog,
       importImage,
       restartApiServer,
       stop,
@@ -343,6 +363,16 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       cause: err,
     });
   }
+}
+
+/** Metadata of the given users' requests, once each (when the response is complete); nothing of anyone else. */
+function auditPolicy(users: string[]) {
+  return {
+    apiVersion: 'audit.k8s.io/v1',
+    kind: 'Policy',
+    omitStages: ['RequestReceived', 'ResponseStarted'],
+    rules: [{ level: 'Metadata', users }, { level: 'None' }],
+  };
 }
 
 interface NodeList {
