@@ -22,7 +22,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => process.stderr.write(`[operator-memory ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
-const local = await startCluster({ nodes: Math.ceil((LIVE * 5) / 100) + 1, log: () => {} });
+const local = await startCluster({ log: () => {} });
 const cluster = describeCluster(local);
 const k = kubectl(cluster);
 await installCrd(cluster);

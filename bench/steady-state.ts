@@ -26,21 +26,18 @@ import { installCrd, kwokEvidenceFlags, testShard } from '../test/support/operat
 const SIZES = (process.env.BENCH_SIZES ?? '20,200').split(',').map(Number);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 90);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 20);
-const PODS_PER_CHANNEL = 5; // Synapse, Postgres, Element, coturn, the provisioning Job
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'src/main.ts');
 const SA_NAMESPACE = 'warroom-system';
 const SA = 'warroom-operator';
 const OPERATOR_USER = `system:serviceaccount:${SA_NAMESPACE}:${SA}`;
 const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
-const MAX = Math.max(...SIZES);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => process.stderr.write(`[steady-state ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
 // ---- cluster, with the operator's user audited
-const nodes = Math.ceil((MAX * PODS_PER_CHANNEL) / 100) + 1; // a kwok node takes 110 pods
-const local = await startCluster({ audit: { users: [OPERATOR_USER] }, nodes, log: () => {} });
+const local = await startCluster({ audit: { users: [OPERATOR_USER] }, log: () => {} });
 const auditLog = local.auditLog ?? '';
 const cluster = describeCluster(local);
 const k = kubectl(cluster);

@@ -227,6 +227,12 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
           // Namespaces and their children must go quickly in tests; the defaults are tuned for big clusters.
           '--concurrent-namespace-syncs=5',
           '--concurrent-gc-syncs=10',
+          // The default client limit (20/s, burst 30) is shared by every controller: deleting a namespace costs it a
+          // discovery, a list and a deletecollection per resource type, so tearing down tens of war rooms at once
+          // (plus the GC, Job, ReplicaSet and StatefulSet controllers reacting) queued for minutes. kwokctl lifts
+          // the limit the same way for its clusters.
+          '--kube-api-qps=500',
+          '--kube-api-burst=1000',
           // kwok has no storage: the built-in test-only host-path provisioner binds PVCs (StatefulSets need them).
           '--enable-hostpath-provisioner=true',
           '--pvclaimbinder-sync-period=1s',
@@ -241,6 +247,9 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
           '--leader-elect=false',
           '--bind-address=127.0.0.1',
           `--secure-port=${schedPort}`,
+          // Default 50/s, burst 100: binding the ~5 pods of each of hundreds of war rooms queued behind it.
+          '--kube-api-qps=500',
+          '--kube-api-burst=1000',
         ],
         logDir,
       ),
@@ -393,9 +402,11 @@ function kwokNode(name: string) {
         type: 'kwok',
       },
     },
+    // A fake node runs nothing: room for the ~5 pods of each of hundreds of war rooms (a real kubelet's 110 left
+    // every pod past the 110th Pending, so at 25+ channels most of them never became Ready).
     status: {
-      allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-      capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      allocatable: { cpu: '1000', memory: '4Ti', pods: '2000' },
+      capacity: { cpu: '1000', memory: '4Ti', pods: '2000' },
     },
   };
 }
