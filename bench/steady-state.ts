@@ -256,7 +256,14 @@ try {
   const config = JSON.parse(tar(['-xOf', image.archive, entry.Config]).stdout) as {
     history?: { created_by?: string; empty_layer?: boolean }[];
   };
-  const steps = (config.history ?? []).filter((h) => !h.empty_layer).map((h) => h.created_by ?? '');
+  // Layers pair with the history entries not flagged empty. A base image built by hack/images flags its last,
+  // metadata-only step (CMD) as the one that made its layer: name it as the base's layer.
+  const steps = (config.history ?? [])
+    .filter((h) => !h.empty_layer)
+    .map((h) => {
+      const step = h.created_by ?? '';
+      return /#\(nop\)/.test(step) && !/#\(nop\) (COPY|ADD)/.test(step) ? `(base image layer) ${step}` : step;
+    });
   const sizes = new Map<string, number>();
   for (const line of tar(['-tvf', image.archive]).stdout.split('\n')) {
     const parts = line.trim().split(/\s+/);
