@@ -17,7 +17,8 @@ import { installCrd, kwokEvidenceFlags, testShard } from '../test/support/operat
 
 const LIVE = Number(process.env.BENCH_LIVE ?? 500);
 const RESYNC_S = 30;
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// BENCH_OPERATOR_MAIN=/path/to/other/checkout/src/main.ts measures another version with the same bench (before/after).
+const MAIN = process.env.BENCH_OPERATOR_MAIN ?? fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => process.stderr.write(`[operator-memory ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
