@@ -10,8 +10,11 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json .npmrc ./
+# Source maps, type declarations and docs are never loaded at run time: ~12 MB of the production dependencies.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm cache clean --force
+ && npm cache clean --force \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+      -o -iname '*.md' \) -delete
 
 FROM ${NODE_IMAGE} AS runtime
 ARG VERSION=dev

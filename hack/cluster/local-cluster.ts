@@ -30,6 +30,8 @@ export interface LocalCluster {
   node: NodeKind;
   /** The real node's name, addresses and containerd socket (node kind `real` only). */
   realNode?: RealNodeInfo;
+  /** The apiserver's audit log (JSON lines), when started with `audit`. */
+  auditLog?: string;
   /** Imports a docker-archive/OCI tar into the real node's containerd (throws for kwok: there is no runtime). */
   importImage(archivePath: string): Promise<void>;
   /** Stops and starts kube-apiserver on the same port, for tests of watch recovery; resolves when it is ready again. */
@@ -51,6 +53,11 @@ export interface StartClusterOptions {
   images?: string[];
   /** The real node's pod sandbox (pause) image; default: the project's pause image from hack/images. */
   sandboxImage?: SandboxImage;
+  /**
+   * Write an apiserver audit log (one JSON line per finished request, level Metadata) of these users' requests only,
+   * e.g. `system:serviceaccount:warroom-system:warroom-operator`: what a platform team reads to see what a client costs.
+   */
+  audit?: { users: string[] };
   /** How long a real-node start waits for another real-node cluster on this machine to stop (default 10 min). */
   realNodeLockWaitMs?: number;
 }
@@ -176,6 +183,18 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       '--event-ttl=1h',
       '--v=0',
     ];
+    const auditLog = opts.audit ? join(dir, 'audit.log') : undefined;
+    if (opts.audit && auditLog) {
+      const policy = join(dir, 'audit-policy.json');
+      await writeFile(policy, JSON.stringify(auditPolicy(opts.audit.users)));
+      apiserverArgs.push(
+        `--audit-policy-file=${policy}`,
+        `--audit-log-path=${auditLog}`,
+        '--audit-log-format=json',
+        '--audit-log-mode=blocking',
+        '--audit-log-maxsize=0',
+      );
+    }
     let apiserver = startProcess('kube-apiserver', binaries['kube-apiserver'], apiserverArgs, logDir);
     procs.push(apiserver);
     const admin = new AdminClient(server, caPem, adminToken);
@@ -208,6 +227,12 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
           // Namespaces and their children must go quickly in tests; the defaults are tuned for big clusters.
           '--concurrent-namespace-syncs=5',
           '--concurrent-gc-syncs=10',
+          // The default client limit (20/s, burst 30) is shared by every controller: deleting a namespace costs it a
+          // discovery, a list and a deletecollection per resource type, so tearing down tens of war rooms at once
+          // (plus the GC, Job, ReplicaSet and StatefulSet controllers reacting) queued for minutes. kwokctl lifts
+          // the limit the same way for its clusters.
+          '--kube-api-qps=500',
+          '--kube-api-burst=1000',
           // kwok has no storage: the built-in test-only host-path provisioner binds PVCs (StatefulSets need them).
           '--enable-hostpath-provisioner=true',
           '--pvclaimbinder-sync-period=1s',
@@ -222,6 +247,9 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
           '--leader-elect=false',
           '--bind-address=127.0.0.1',
           `--secure-port=${schedPort}`,
+          // Default 50/s, burst 100: binding the ~5 pods of each of hundreds of war rooms queued behind it.
+          '--kube-api-qps=500',
+          '--kube-api-burst=1000',
         ],
         logDir,
       ),
@@ -332,6 +360,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       timings,
       node: nodeKind,
       realNode: realNodeInfo,
+      auditLog,
       importImage,
       restartApiServer,
       stop,
@@ -343,6 +372,16 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       cause: err,
     });
   }
+}
+
+/** Metadata of the given users' requests, once each (when the response is complete); nothing of anyone else. */
+function auditPolicy(users: string[]) {
+  return {
+    apiVersion: 'audit.k8s.io/v1',
+    kind: 'Policy',
+    omitStages: ['RequestReceived', 'ResponseStarted'],
+    rules: [{ level: 'Metadata', users }, { level: 'None' }],
+  };
 }
 
 interface NodeList {
@@ -363,9 +402,11 @@ function kwokNode(name: string) {
         type: 'kwok',
       },
     },
+    // A fake node runs nothing: room for the ~5 pods of each of hundreds of war rooms (a real kubelet's 110 left
+    // every pod past the 110th Pending, so at 25+ channels most of them never became Ready).
     status: {
-      allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-      capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      allocatable: { cpu: '1000', memory: '4Ti', pods: '2000' },
+      capacity: { cpu: '1000', memory: '4Ti', pods: '2000' },
     },
   };
 }

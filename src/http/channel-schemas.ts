@@ -23,6 +23,18 @@ export const ChannelParams = z.strictObject({
 
 export const ChannelListQuery = z.strictObject({
   phase: PhaseSchema.optional().meta({ description: 'Only channels in this phase' }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .meta({ description: 'At most this many items; the response says how to get the rest (`continue`)' }),
+  continue: z
+    .string()
+    .max(1024)
+    .optional()
+    .meta({ description: 'The `continue` token of the previous page: the items after it, by name' }),
 });
 
 const timestamp = () => z.string().max(64).meta({ format: 'date-time' });
@@ -91,7 +103,9 @@ export const ChannelDetail = ChannelSummary.extend({
 export const ChannelList = z
   .object({
     items: z.array(ChannelSummary),
-    count: z.int().min(0),
+    count: z.int().min(0).meta({ description: 'Items in this response' }),
+    continue: z.string().optional().meta({ description: 'Present when there are more: pass it as ?continue=' }),
+    remainingItemCount: z.int().min(0).optional().meta({ description: 'Items after this page' }),
   })
   .meta({ description: 'IncidentChannels, sorted by name' });
 
@@ -99,3 +113,6 @@ export type ChannelSummary = z.infer<typeof ChannelSummary>;
 export type ChannelDetail = z.infer<typeof ChannelDetail>;
 export type ChannelList = z.infer<typeof ChannelList>;
 export type ConditionView = z.infer<typeof ConditionView>;
+
+/** 304: the body the client has (its If-None-Match) is still current; nothing is sent. */
+export const NotModified = z.null().meta({ description: 'Not Modified: the tag in If-None-Match is still current' });

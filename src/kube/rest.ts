@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { type Dispatcher, fetch } from 'undici';
+import { Agent, type Dispatcher, fetch } from 'undici';
+import type { KubeConnection, TlsMaterial } from './config.ts';
 import { ApiError } from './errors.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -27,26 +27,22 @@ export interface WatchHandle {
 }
 
 /**
- * JSON over HTTPS to the apiserver, authenticated by client-node's KubeConfig (token files, exec plugins, client
- * certs, in-cluster). Everything else — paths, SSA, watch streaming with our own timeouts — is ours, so its
- * behaviour is exactly what the tests against the real apiserver see.
+ * JSON over HTTPS to the apiserver, authenticated by the connection's credentials (token, token file, client
+ * certificate, exec plugin, in-cluster). Everything else — paths, SSA, watch streaming with our own timeouts — is
+ * ours, so its behaviour is exactly what the tests against the real apiserver see.
  */
 export class KubeRest {
-  readonly #kc: KubeConfig;
+  readonly #conn: KubeConnection;
   readonly server: string;
   /**
-   * client-node 2.0.1 builds a new undici Agent (a new TLS connection pool) on every call; kept per request that
-   * means a TLS handshake per API call and idle sockets piling up. We keep one and renew it now and then, so a rotated
-   * client certificate or CA file is still picked up.
+   * One connection pool per TLS material: a new one only when the material changes (a rotated certificate or CA
+   * file, a new client certificate from an exec plugin); the old one is closed once requests in flight are done.
    */
-  #dispatcher: { value: Dispatcher | undefined; at: number } | undefined;
-  static readonly DISPATCHER_TTL_MS = 10 * 60_000;
+  #pool: { tls: TlsMaterial; dispatcher: Dispatcher } | undefined;
 
-  constructor(kc: KubeConfig) {
-    this.#kc = kc;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.server = cluster.server.replace(/\/$/, '');
+  constructor(conn: KubeConnection) {
+    this.#conn = conn;
+    this.server = conn.server;
   }
 
   #url(path: string, query?: Query): URL {
@@ -55,41 +51,39 @@ export class KubeRest {
     return url;
   }
 
-  async #prepare(
-    url: URL,
-    method: string,
-  ): Promise<{ getHeaders(): Record<string, string>; getDispatcher(): Dispatcher | undefined }> {
-    const ctx = new RequestContext(url.toString(), method as HttpMethod);
-    await this.#kc.applySecurityAuthentication(ctx);
-    const now = Date.now();
-    if (!this.#dispatcher || now - this.#dispatcher.at > KubeRest.DISPATCHER_TTL_MS) {
-      const old = this.#dispatcher?.value;
-      this.#dispatcher = { value: ctx.getDispatcher() as Dispatcher | undefined, at: now };
+  async #prepare(): Promise<{ getHeaders(): Record<string, string>; getDispatcher(): Dispatcher }> {
+    const { headers, tls } = await this.#conn.credentials();
+    if (this.#pool?.tls !== tls) {
+      const old = this.#pool?.dispatcher;
+      this.#pool = { tls, dispatcher: new Agent({ connect: { ...tls } }) };
       // close() lets requests in flight (including open watches) finish on the old pool.
       if (old) setTimeout(() => void old.close().catch(() => undefined), 60_000).unref();
-    } else {
-      void (ctx.getDispatcher() as Dispatcher | undefined)?.close().catch(() => undefined);
     }
-    const dispatcher = this.#dispatcher.value;
-    return { getHeaders: () => ctx.getHeaders(), getDispatcher: () => dispatcher };
+    const dispatcher = this.#pool.dispatcher;
+    return { getHeaders: () => headers, getDispatcher: () => dispatcher };
+  }
+
+  async #failed(method: string, path: string, res: Response): Promise<ApiError> {
+    if (res.status === 401) this.#conn.invalidate();
+    return ApiError.fromResponse(method, path, res);
   }
 
   /** GET of a non-JSON body (e.g. a PEM served through the apiserver's service proxy). */
   async getText(path: string, timeoutMs = 10_000, signal?: AbortSignal): Promise<string> {
     const url = this.#url(path);
-    const ctx = await this.#prepare(url, 'GET');
+    const ctx = await this.#prepare();
     const res = await fetch(url, {
       headers: { ...ctx.getHeaders(), accept: '*/*' },
       dispatcher: ctx.getDispatcher(),
       signal: withTimeout(timeoutMs, signal),
     });
-    if (!res.ok) throw await ApiError.fromResponse('GET', path, res as unknown as Response);
+    if (!res.ok) throw await this.#failed('GET', path, res as unknown as Response);
     return res.text();
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const url = this.#url(path, opts.query);
-    const ctx = await this.#prepare(url, method);
+    const ctx = await this.#prepare();
     const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
     let body: string | undefined;
     if (opts.body !== undefined) {
@@ -103,7 +97,7 @@ export class KubeRest {
       dispatcher: ctx.getDispatcher(),
       signal: withTimeout(opts.timeoutMs ?? 30_000, opts.signal),
     });
-    if (!res.ok) throw await ApiError.fromResponse(method, path, res as unknown as Response);
+    if (!res.ok) throw await this.#failed(method, path, res as unknown as Response);
     const text = await res.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
@@ -119,7 +113,7 @@ export class KubeRest {
     idleTimeoutMs: number,
   ): Promise<WatchHandle> {
     const url = this.#url(path, { ...query, watch: true });
-    const ctx = await this.#prepare(url, HttpMethod.GET);
+    const ctx = await this.#prepare();
     const controller = new AbortController();
     let idle: NodeJS.Timeout | undefined;
     const resetIdle = () => {
@@ -135,7 +129,7 @@ export class KubeRest {
           dispatcher: ctx.getDispatcher(),
           signal: controller.signal,
         });
-        if (!res.ok || !res.body) return await ApiError.fromResponse('WATCH', path, res as unknown as Response);
+        if (!res.ok || !res.body) return await this.#failed('WATCH', path, res as unknown as Response);
         const lines = createInterface({
           input: Readable.fromWeb(res.body as never),
           crlfDelay: Number.POSITIVE_INFINITY,

@@ -150,8 +150,8 @@ describe('local images (buildah, no Docker engine)', () => {
     ]);
     assert.equal(probe.trim(), 'false true true');
     assert.deepEqual((await imageConfig(operator)).Entrypoint, ['node', 'src/main.ts']);
-    // main.ts imports every entrypoint's module graph before it picks one: an unknown name proves the production
-    // dependencies alone resolve it all (no devDependency imported at run time), without needing a cluster.
+    // main.ts loads only the chosen entrypoint's modules: importing each entrypoint's module graph proves the
+    // production dependencies alone resolve it all (no devDependency imported at run time), without a cluster.
     const loaded = await runIn(operator, '65532:65532', [
       '/bin/sh',
       '-c',
@@ -159,6 +159,21 @@ describe('local images (buildah, no Docker engine)', () => {
     ]);
     assert.match(loaded, /unknown entrypoint "no-such-entrypoint"/);
     assert.match(loaded, /exit=2/);
+    const modules = [
+      'src/config.ts',
+      'src/operator.ts',
+      'src/http/server.ts',
+      'src/recorder/main.ts',
+      'src/matrix/provisioner-main.ts',
+      'src/cli/main.ts',
+    ];
+    const imported = await runIn(operator, '65532:65532', [
+      'node',
+      '--input-type=module',
+      '-e',
+      `${modules.map((f) => `await import('/app/${f}');`).join(' ')} console.log('imported')`,
+    ]);
+    assert.match(imported, /^imported$/m);
   });
 
   test('synapse: the pod spec command `python -m synapse.app.homeserver` resolves to the pinned Synapse', async () => {

@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { channelAccess } from '../../kube/auth.ts';
 import type { KubeObject } from '../../kube/objects.ts';
-import { ChannelDetail, ChannelList, ChannelListQuery, ChannelParams } from '../channel-schemas.ts';
-import { channelPhase, toChannelDetail, toChannelSummary } from '../channel-view.ts';
+import { acceptsGzip, ChannelListCache, matchesIfNoneMatch } from '../channel-list.ts';
+import { ChannelDetail, ChannelList, ChannelListQuery, ChannelParams, NotModified } from '../channel-schemas.ts';
+import { toChannelDetail } from '../channel-view.ts';
 import { errorResponses, HttpError } from '../errors.ts';
 
 /** Where channels come from: the operator's reflector cache (every replica has one), never the apiserver per request. */
@@ -17,46 +18,38 @@ export interface ChannelSource {
 type ListQuery = z.output<typeof ChannelListQuery>;
 type Params = z.output<typeof ChannelParams>;
 
-const byName = (a: KubeObject, b: KubeObject) =>
-  a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
-
 export function channelRoutes(app: FastifyInstance, deps: { channels: ChannelSource; now: () => number }): void {
   const security = [{ bearer: [] }];
-  const listBodies = new Map<string, string>();
+  const lists = new ChannelListCache(deps.channels);
   app.get(
     '/api/v1/channels',
     {
       schema: {
         summary: 'List IncidentChannels',
-        description: 'Needs `list` on incidentchannels.warroom.dev.',
+        description:
+          'Needs `list` on incidentchannels.warroom.dev. Pages with `limit`/`continue` as the apiserver does; ' +
+          'answers `If-None-Match` with 304 (the ETag is a hash of the body) and `Accept-Encoding: gzip`.',
         tags: ['channels'],
         security,
         querystring: ChannelListQuery,
-        response: { 200: ChannelList, ...errorResponses(400, 401, 403, 429, 503) },
+        response: {
+          200: ChannelList,
+          304: NotModified,
+          ...errorResponses(400, 401, 403, 429, 503),
+        },
       },
       config: { access: { attributes: () => channelAccess('list') } },
     },
     async (request, reply) => {
-      const { phase } = request.query as ListQuery;
-      const now = deps.now();
-      // A list of hundreds of channels is ~100 KB of JSON; building, checking and serialising it per request is
-      // what the latency was. Its content only changes with the cache or, for the countdowns, each second, so the
-      // body is built once per (cache version, filter, second) — through the same zod schema the serializer uses,
-      // so a cached body holds nothing the schema would not let out.
-      const version = deps.channels.version;
-      const key = `${version}|${phase ?? ''}|${Math.floor(now / 1000)}`;
-      let body = version === undefined ? undefined : listBodies.get(key);
-      if (body === undefined) {
-        const items = deps.channels
-          .list()
-          .filter((c) => phase === undefined || channelPhase(c) === phase)
-          .sort(byName)
-          .map((c) => toChannelSummary(c, now));
-        body = JSON.stringify(ChannelList.parse({ items, count: items.length }));
-        if (listBodies.size >= 16) listBodies.clear();
-        if (version !== undefined) listBodies.set(key, body);
-      }
-      return reply.type('application/json; charset=utf-8').send(body);
+      const query = request.query as ListQuery;
+      const list = lists.render(query, deps.now());
+      // Authenticated content: caches may keep it only per user and must revalidate (the ETag makes that cheap).
+      reply.header('etag', list.etag).header('cache-control', 'private, no-cache').header('vary', 'accept-encoding');
+      if (matchesIfNoneMatch(request.headers['if-none-match'], list.etag)) return reply.code(304).send();
+      reply.type('application/json; charset=utf-8');
+      if (acceptsGzip(request.headers['accept-encoding']))
+        return reply.header('content-encoding', 'gzip').send(list.gzip());
+      return reply.send(list.body);
     },
   );
   app.get(

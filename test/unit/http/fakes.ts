@@ -102,6 +102,7 @@ export function testServer(
     allowAnonymousHealth?: boolean;
     rateLimit?: RateLimitOptions | false;
     log?: Logger;
+    now?: () => number;
   } = {},
 ): TestServer {
   const auth = new FakeAuthenticator()
@@ -120,7 +121,7 @@ export function testServer(
     log: opts.log ?? silentLogger(),
     allowAnonymousHealth: opts.allowAnonymousHealth ?? true,
     rateLimit: opts.rateLimit ?? false,
-    now: () => NOW,
+    now: opts.now ?? (() => NOW),
   });
   return { app, auth, channels, metrics, setReady: (r) => (ready = r) };
 }

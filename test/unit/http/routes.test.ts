@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { createLogger } from '../../../src/observability/logger.ts';
-import { bearer, channel, testServer } from './fakes.ts';
+import { bearer, channel, NOW, testServer } from './fakes.ts';
 
 const HEAD_HASH = 'a'.repeat(64);
 const ARCHIVE_HASH = 'b'.repeat(64);
@@ -185,6 +186,99 @@ describe('GET /api/v1/channels', () => {
     channels.put(channel('delta', { phase: 'Ready', secretValue: 'hunter2' } as Record<string, unknown>));
     const text = (await app.inject({ url: '/api/v1/channels', headers: bearer('reader-token') })).body;
     assert.doesNotMatch(text, /hunter2/);
+  });
+});
+
+describe('GET /api/v1/channels: pages, ETag and gzip', () => {
+  const many = Array.from({ length: 7 }, (_, i) =>
+    channel(`ch-${i}`, { phase: 'Ready', expiresAt: '2030-01-02T12:00:00Z' }),
+  );
+  const reader = bearer('reader-token');
+
+  it('pages with limit/continue in name order, then says nothing more; a bad token is a 400', async () => {
+    const { app } = testServer({ channels: many });
+    const seen: string[] = [];
+    let token: string | undefined;
+    const remaining: number[] = [];
+    for (let page = 0; page < 10; page++) {
+      const query = `limit=3${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
+      const res = await app.inject({ url: `/api/v1/channels?${query}`, headers: reader });
+      assert.equal(res.statusCode, 200);
+      const body = res.json();
+      assert.equal(body.count, body.items.length);
+      seen.push(...body.items.map((c: { name: string }) => c.name));
+      token = body.continue;
+      if (!token) {
+        assert.equal(body.remainingItemCount, undefined);
+        break;
+      }
+      remaining.push(body.remainingItemCount);
+    }
+    assert.deepEqual(
+      seen,
+      many.map((c) => c.metadata.name),
+    );
+    assert.deepEqual(remaining, [4, 1]);
+    for (const query of ['continue=nonsense', 'limit=0', 'limit=x']) {
+      const res = await app.inject({ url: `/api/v1/channels?${query}`, headers: reader });
+      assert.equal(res.statusCode, 400, query);
+    }
+  });
+
+  it('answers If-None-Match with 304 while the body is the same, and 200 with a new tag once it changes', async () => {
+    const { app, channels } = testServer({ channels: many });
+    const first = await app.inject({ url: '/api/v1/channels', headers: reader });
+    const etag = first.headers.etag;
+    assert.match(String(etag), /^"[A-Za-z0-9_-]+"$/);
+    assert.equal(first.headers['cache-control'], 'private, no-cache');
+    const again = await app.inject({ url: '/api/v1/channels', headers: { ...reader, 'if-none-match': String(etag) } });
+    assert.equal(again.statusCode, 304);
+    assert.equal(again.body, '');
+    assert.equal(again.headers.etag, etag);
+    channels.put(channel('zulu', { phase: 'Provisioning' }));
+    const changed = await app.inject({
+      url: '/api/v1/channels',
+      headers: { ...reader, 'if-none-match': String(etag) },
+    });
+    assert.equal(changed.statusCode, 200);
+    assert.notEqual(changed.headers.etag, etag);
+    assert.equal(changed.json().count, 8);
+  });
+
+  it('304 and the cached body still need a token and the list grant', async () => {
+    const { app } = testServer({ channels: many });
+    const etag = String((await app.inject({ url: '/api/v1/channels', headers: reader })).headers.etag);
+    assert.equal((await app.inject({ url: '/api/v1/channels', headers: { 'if-none-match': etag } })).statusCode, 401);
+    const denied = await app.inject({
+      url: '/api/v1/channels',
+      headers: { ...bearer('one-token'), 'if-none-match': etag },
+    });
+    assert.equal(denied.statusCode, 403);
+  });
+
+  it('gzip when asked for, the same JSON; plain otherwise and for gzip;q=0', async () => {
+    const { app } = testServer({ channels: many });
+    const plain = await app.inject({ url: '/api/v1/channels', headers: reader });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const zipped = await app.inject({ url: '/api/v1/channels', headers: { ...reader, 'accept-encoding': 'br, gzip' } });
+    assert.equal(zipped.headers['content-encoding'], 'gzip');
+    assert.equal(zipped.headers.vary, 'accept-encoding');
+    assert.deepEqual(JSON.parse(gunzipSync(zipped.rawPayload).toString('utf8')), plain.json());
+    const refused = await app.inject({
+      url: '/api/v1/channels',
+      headers: { ...reader, 'accept-encoding': 'gzip;q=0' },
+    });
+    assert.equal(refused.headers['content-encoding'], undefined);
+  });
+
+  it('the countdown follows the clock in a cached list', async () => {
+    let now = NOW;
+    const { app } = testServer({ channels: many, now: () => now });
+    const left = async () =>
+      (await app.inject({ url: '/api/v1/channels?limit=1', headers: reader })).json().items[0].secondsLeft;
+    assert.equal(await left(), 86_400);
+    now += 61_000;
+    assert.equal(await left(), 86_339);
   });
 });
 
@@ -412,7 +506,13 @@ describe('errors, rate limit and OpenAPI', () => {
     const phase = list.parameters.find((p: { name: string }) => p.name === 'phase');
     assert.equal(phase.in, 'query');
     assert.ok(phase.schema.enum.includes('Ready'));
-    assert.deepEqual(Object.keys(list.responses).sort(), ['200', '400', '401', '403', '429', '503']);
+    assert.deepEqual(Object.keys(list.responses).sort(), ['200', '304', '400', '401', '403', '429', '503']);
+    for (const name of ['limit', 'continue']) {
+      assert.ok(
+        list.parameters.some((p: { name: string }) => p.name === name),
+        name,
+      );
+    }
     const get = doc.paths['/api/v1/channels/{name}'].get;
     assert.equal(get.parameters[0].in, 'path');
     const detail = get.responses['200'].content['application/json'].schema;
