@@ -72,6 +72,10 @@ const Config = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   leaseName: z.string().default('warroom-operator'),
+  /** Lease timings (cert-manager's defaults; see src/kube/leader.ts for why not client-go's 15/10/2 s). */
+  leaseDuration: duration('--lease-duration').default(60_000),
+  renewDeadline: duration('--renew-deadline').default(40_000),
+  retryPeriod: duration('--retry-period').default(15_000),
   httpAddress: z.string().default('0.0.0.0'),
   httpPort: z.coerce.number().int().min(0).max(65535).default(8080),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -225,6 +225,9 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
         namespace: config.namespace,
         name: config.leaseName,
         identity: config.identity,
+        leaseDurationSeconds: Math.ceil(config.leaseDuration / 1000),
+        renewDeadlineMs: config.renewDeadline,
+        retryPeriodMs: config.retryPeriod,
         log,
         onStartedLeading: () => {
           leading = true;

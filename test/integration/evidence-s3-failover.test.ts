@@ -69,6 +69,10 @@ function operatorProcess(identity: string): ChildProcess {
       'operator',
       `--kubeconfig=${cluster().kubeconfig}`,
       '--leader-elect=true',
+      // Short lease timings: the test waits for the hand-over, a production crash may take a minute.
+      '--lease-duration=15s',
+      '--renew-deadline=10s',
+      '--retry-period=2s',
       `--lease-name=${lease}`,
       '--namespace=warroom-system',
       `--identity=${identity}`,

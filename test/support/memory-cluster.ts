@@ -129,8 +129,11 @@ export class MemoryCluster implements ChannelCluster, SecretsClient {
     );
   }
 
+  /** Relay blocks other war rooms' coturn Services hold (the test fills it). */
+  readonly coturnHeld: { namespace: string; block: { min: number; max: number } }[] = [];
+
   coturnBlocks(): { namespace: string; block: { min: number; max: number } }[] {
-    return [];
+    return this.coturnHeld;
   }
 
   async apply(obj: KubeObject, signal: AbortSignal): Promise<Applied> {

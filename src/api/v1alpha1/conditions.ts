@@ -60,6 +60,7 @@ export const CONDITION_REASONS = {
     'SealedSecretsUnavailable',
     'ProvisioningFailed',
     'EvidenceNotVerified',
+    'RelayPortsExhausted',
   ],
   NamespaceReady: ['Active', 'NotCreated', 'Terminating', 'TearingDown', 'Deleted'],
   SecretsSealed: ['Sealed', 'CreatedPlain', 'SealedSecretsUnavailable'],

@@ -37,6 +37,9 @@ const blockRange = (block: number) => {
   return { min, max: min + DEFAULT_RELAY_PORT_COUNT - 1 };
 };
 
+/** The cluster's NodePort range has no free relay block left: a capacity limit a human must act on. */
+export class RelayPortsExhaustedError extends Error {}
+
 /**
  * A NodePort is cluster-wide, so two channels can never share relay ports. A channel without a spec range gets its
  * own block of the NodePort range: its uid picks where to start looking (stable), and blocks that overlap any range
@@ -51,8 +54,10 @@ export function allocateRelayPorts(
     const candidate = blockRange((start + i) % RELAY_BLOCKS);
     if (!taken.some((t) => t.min <= candidate.max && candidate.min <= t.max)) return candidate;
   }
-  throw new Error(
-    `every relay port block of the NodePort range is in use (${RELAY_BLOCKS} blocks); set spec.calls.turn.relayPorts`,
+  throw new RelayPortsExhaustedError(
+    `every relay port block of the NodePort range is in use (${RELAY_BLOCKS} blocks of ${DEFAULT_RELAY_PORT_COUNT}, ` +
+      'one per live channel with calls on): close a war room, set spec.calls.turn.relayPorts, or use ' +
+      'spec.calls.turn.serviceType LoadBalancer',
   );
 }
 

@@ -5,7 +5,7 @@ import { type KubeObject, refOf } from '../../kube/objects.ts';
 import { ChildRejectedError, describeError, isPermanentRejection } from './apply-errors.ts';
 import { type Channel, type ChannelState, channelState, isTerminal } from './channel.ts';
 import type { Applied, ChannelCluster } from './cluster.ts';
-import { buildContext, type OperatorSettings } from './context-from-spec.ts';
+import { buildContext, type OperatorSettings, RelayPortsExhaustedError } from './context-from-spec.ts';
 import { turnUris } from './desired/endpoints.ts';
 import { buildDesired, PRUNABLE_KINDS } from './desired/index.ts';
 import type { EvidenceHook } from './evidence-hook.ts';
@@ -156,7 +156,13 @@ export class IncidentChannelReconciler {
       return pending === 'done' ? {} : { requeueAfter: pending };
     }
 
-    const scope = this.#scope(channel, state, decision, rc);
+    let scope: Scope;
+    try {
+      scope = this.#scope(channel, state, decision, rc);
+    } catch (err) {
+      if (!(err instanceof RelayPortsExhaustedError)) throw err;
+      return this.#stalled(channel, cond('Stalled', 'True', 'RelayPortsExhausted', err.message), rc, 'Provision', {});
+    }
     let requeueAfter = decision.requeueAfterMs;
     const deps = this.#phaseDeps(channel, rc);
     try {

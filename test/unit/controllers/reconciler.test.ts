@@ -359,6 +359,19 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
     assert.deepEqual(w.cluster.calls, [], 'a stuck channel with nothing changed costs nothing');
   });
 
+  it('no relay block left in the NodePort range: Stalled RelayPortsExhausted, saying what to do', async () => {
+    for (let min = 30000; min + 19 <= 32767; min += 20) {
+      w.cluster.coturnHeld.push({ namespace: `wr-other-${min}`, block: { min, max: min + 19 } });
+    }
+    w.cluster.putChannel(minimal());
+    await w.reconciler.reconcile('ir-2026-0042', w.rc);
+    const r = await w.reconciler.reconcile('ir-2026-0042', w.rc);
+    assert.equal(cond(w, 'ir-2026-0042', 'Stalled')?.reason, 'RelayPortsExhausted');
+    assert.match(cond(w, 'ir-2026-0042', 'Stalled')?.message ?? '', /spec\.calls\.turn\.relayPorts/);
+    assert.equal(w.cluster.callsOf('apply').length, 0);
+    assert.ok((r.requeueAfter ?? 0) >= 30_000);
+  });
+
   it('the stop signal reaches every request of a reconcile', async () => {
     const controller = new AbortController();
     w.cluster.putChannel(minimal());
