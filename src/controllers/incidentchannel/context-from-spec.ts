@@ -28,8 +28,12 @@ export const DEFAULT_IMAGES: Readonly<Omit<ChannelImages, 'recorder'>> = {
 /** Without a `matrixHost` the homeserver is not public, so its name only has to be unique and never resolve. */
 export const SERVER_NAME_SUFFIX = 'warroom.invalid';
 
-/** Relay ports per channel when the spec names none; LIMITS.relayPortsMax allows more, 20 is plenty for 1:1 calls. */
-export const DEFAULT_RELAY_PORT_COUNT = 20;
+/**
+ * Relay ports per channel when the spec names none. Each is a cluster-wide NodePort, and the NodePort range has 2 768:
+ * 10 per channel (5 calls through coturn at once; MatrixRTC media goes through the SFU) fits 276 live war rooms,
+ * where 20 stopped at 138. LIMITS.relayPortsMax allows a spec to ask for more.
+ */
+export const DEFAULT_RELAY_PORT_COUNT = 10;
 
 const RELAY_BLOCKS = Math.floor((LIMITS.nodePortMax - LIMITS.nodePortMin + 1) / DEFAULT_RELAY_PORT_COUNT);
 const blockRange = (block: number) => {

@@ -93,13 +93,13 @@ test('the spec is resolved with its defaults: roles, calls, storage, recording, 
   assert.equal(exampleContext('minimal.yaml', {}, { secretsMode: 'plain' }).secretsMode, 'plain');
 });
 
-test('default relay ports: 20 NodePorts per channel, a block picked by its uid, stable and spread out', () => {
+test('default relay ports: 10 NodePorts per channel, a block picked by its uid, stable and spread out', () => {
   const blocks = new Set<number>();
   for (let i = 0; i < 200; i++) {
     const { min, max } = defaultRelayPorts(`uid-${i}`);
-    assert.equal(max - min + 1, 20);
+    assert.equal(max - min + 1, 10);
     assert.ok(min >= 30000 && max <= 32767, `${min}-${max}`);
-    assert.equal((min - 30000) % 20, 0, 'aligned blocks never partly overlap');
+    assert.equal((min - 30000) % 10, 0, 'aligned blocks never partly overlap');
     blocks.add(min);
   }
   assert.ok(blocks.size > 60, `only ${blocks.size} distinct blocks for 200 channels`);
@@ -194,7 +194,7 @@ test('relay port blocks: stable per channel, and never overlapping a block anoth
   const { allocateRelayPorts } = await import('../../../src/controllers/incidentchannel/context-from-spec.ts');
   const a = allocateRelayPorts('uid-a');
   assert.deepEqual(allocateRelayPorts('uid-a'), a, 'stable');
-  assert.equal(a.max - a.min + 1, 20);
+  assert.equal(a.max - a.min + 1, 10);
   const moved = allocateRelayPorts('uid-a', [a]);
   assert.ok(moved.min > a.max || moved.max < a.min, 'skips a taken block');
   // 200 channels allocated one after another never collide.

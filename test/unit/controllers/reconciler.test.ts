@@ -360,8 +360,8 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
   });
 
   it('no relay block left in the NodePort range: Stalled RelayPortsExhausted, saying what to do', async () => {
-    for (let min = 30000; min + 19 <= 32767; min += 20) {
-      w.cluster.coturnHeld.push({ namespace: `wr-other-${min}`, block: { min, max: min + 19 } });
+    for (let min = 30000; min + 9 <= 32767; min += 10) {
+      w.cluster.coturnHeld.push({ namespace: `wr-other-${min}`, block: { min, max: min + 9 } });
     }
     w.cluster.putChannel(minimal());
     await w.reconciler.reconcile('ir-2026-0042', w.rc);
