@@ -11,6 +11,16 @@ KWOK_VERSION=v0.7.0
 HELM_VERSION=v3.19.0
 SEALED_SECRETS_VERSION=v0.36.0
 COREDNS_VERSION=v1.15.0
+# kind (issue 16): the kind CLI, and what a kind node image needs when built here (kubeadm is K8S_VERSION).
+KIND_VERSION=v0.33.0
+CRICTL_VERSION=v1.34.0
+CNI_PLUGINS_VERSION=v1.9.1
+# The etcd kubeadm v1.34.1 runs (its image tag is registry.k8s.io/etcd:3.6.4-0).
+ETCD_KUBEADM_VERSION=v3.6.4
+LOCAL_PATH_PROVISIONER_VERSION=v0.0.30
+# kube-router's network-policy controller: a TEST PEER only (security flaws are reported against v2.1.0), never in the
+# chart or the shipped images. Same version and build line as the real node's block (the lead dedupes at merge).
+KUBE_ROUTER_VERSION=v2.1.0
 
 CACHE="${WARROOM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warroom}"
 # Bump when a build recipe changes, so caches built by the old recipe are not reused.
@@ -90,6 +100,27 @@ build_wrapped() { # $1 = name, $2 = module@version, $3 = package path, $4 = extr
   echo "$out"
 }
 
+# kind: the CNI plugins a kind node image without kindnet uses, built into one directory.
+build_cni_plugins() {
+  local out="$CACHE/bin/cni-plugins-$CNI_PLUGINS_VERSION-$RECIPE" plugins="ptp host-local loopback portmap bridge"
+  if [ ! -x "$out/portmap" ]; then
+    local dir="$CACHE/src/cni-plugins-$CNI_PLUGINS_VERSION" mod=github.com/containernetworking/plugins pkgs=()
+    log "go build CNI plugins $CNI_PLUGINS_VERSION ($plugins)"
+    local t0=$SECONDS
+    rm -rf "$dir"; mkdir -p "$dir" "$out.tmp"
+    for p in $plugins; do
+      case $p in host-local) pkgs+=("$mod/plugins/ipam/$p") ;; portmap) pkgs+=("$mod/plugins/meta/$p") ;; *) pkgs+=("$mod/plugins/main/$p") ;; esac
+    done
+    (cd "$dir" && printf 'module local.warroom/cni-plugins\n\ngo 1.24.0\n' > go.mod \
+      && go get "$mod@$CNI_PLUGINS_VERSION" >&2 \
+      && go build -trimpath -ldflags "-s -w -X $mod/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
+        -o "$out.tmp/" "${pkgs[@]}")
+    rm -rf "$out"; mv "$out.tmp" "$out"
+    log "built CNI plugins in $((SECONDS - t0)) s"
+  fi
+  echo "$out"
+}
+
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kubeseal sealed-secrets-controller helm)
 for c in "${want[@]}"; do
@@ -105,6 +136,19 @@ for c in "${want[@]}"; do
       "github.com/bitnami-labs/sealed-secrets@$SEALED_SECRETS_VERSION" \
       github.com/bitnami-labs/sealed-secrets/cmd/controller "-X main.VERSION=$SEALED_SECRETS_VERSION") ;;
     coredns) d=$(build_wrapped coredns "github.com/coredns/coredns@$COREDNS_VERSION" github.com/coredns/coredns) ;;
+    # kind (issue 16): the CLI, and the parts of a node image built here (see hack/kind/node-image.ts).
+    kind) d=$(build_wrapped kind "sigs.k8s.io/kind@$KIND_VERSION" sigs.k8s.io/kind) ;;
+    kubeadm) d=$(build_k8s kubeadm) ;;
+    crictl) d=$(build_wrapped crictl "sigs.k8s.io/cri-tools@$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl \
+      "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION") ;;
+    cni-plugins) d=$(build_cni_plugins) ;;
+    etcd-kubeadm) d=$(build_wrapped etcd "go.etcd.io/etcd/server/v3@$ETCD_KUBEADM_VERSION" go.etcd.io/etcd/server/v3) ;;
+    local-path-provisioner) d=$(build_wrapped local-path-provisioner \
+      "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION" \
+      github.com/rancher/local-path-provisioner) ;;
+    kube-router) d=$(build_wrapped kube-router "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" \
+      github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+      "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION") ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
   echo "$c=$d"
