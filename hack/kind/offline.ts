@@ -4,7 +4,7 @@
 // its chart in the pinned module, the chart with images.* set to the local images. kindDown undoes all of it.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -73,6 +73,8 @@ export interface UpOptions {
   log: (m: string) => void;
   /** Install sealed-secrets and the chart (default true); false leaves a bare cluster. */
   installWarroom?: boolean;
+  /** Called once the one-per-machine lock is held, before the cluster changes the host's network. */
+  onLocked?: () => Promise<void>;
 }
 
 export const kubeconfigPath = () => join(ENGINE_RUN_DIR, 'kubeconfig');
@@ -121,33 +123,28 @@ async function exec(bin: string, args: string[], env: NodeJS.ProcessEnv, input?:
 /** Brings the offline kind cluster up (cold: builds; warm: everything cached) and returns handles to it. */
 export async function kindUpOffline(o: UpOptions): Promise<OfflineKind> {
   const { timings, mark } = stepTimer(o.log);
-  await mkdir(ENGINE_RUN_DIR, { recursive: true });
-  const me: LockHolder = { pid: process.pid, dir: ENGINE_RUN_DIR, startedAt: new Date().toISOString() };
-  const lock = await acquireRealNodeLock(me, {
-    waitMs: LOCK_WAIT_MS,
-    reapStale: async (holder) => {
-      if (holder.dir === ENGINE_RUN_DIR) await stopOfflineEngine(o.log);
-      else
-        o.log(`a real-node run (pid ${holder.pid}) died holding the lock; its state under ${holder.dir} may be left`);
-    },
-    log: o.log,
-  });
-  mark('one-per-machine lock taken');
-  let engine: Engine | undefined;
-  try {
-    engine = await startOfflineEngine(o.log);
-    // The engine outlives this process: the lock names dockerd, so it stays held until kind:down stops it.
-    if (engine.pid) await lock.update({ pid: engine.pid });
-    mark('engine up');
-    const env = { ...engine.env, KIND_EXPERIMENTAL_PROVIDER: 'docker' };
-    const bins = await ensureBinaries(['kind', 'kubectl', 'helm']);
-    const bin = { kind: bins.kind, kubectl: bins.kubectl, helm: bins.helm };
-    mark('kind, kubectl, helm ready');
-    const node = await ensureNodeImage(env, o.log);
-    mark(node.built ? 'node image built' : 'node image found in the engine');
-    const images = await ensureImages([...RUNTIME_IMAGES]);
-    mark('project images ready');
+  // Builds and the engine first: neither touches the host's network (the engine makes no bridge, rule or route until
+  // a cluster exists), so a cold build never holds the one-per-machine lock that real-node runs wait on.
+  const bins = await ensureBinaries(['kind', 'kubectl', 'helm']);
+  const bin = { kind: bins.kind, kubectl: bins.kubectl, helm: bins.helm };
+  mark('kind, kubectl, helm ready');
+  const images = await ensureImages([...RUNTIME_IMAGES]);
+  mark('project images ready');
+  const engine = await startOfflineEngine(o.log);
+  mark('engine up');
+  const env = { ...engine.env, KIND_EXPERIMENTAL_PROVIDER: 'docker' };
+  const node = await ensureNodeImage(env, o.log);
+  mark(node.built ? 'node image built' : 'node image found in the engine');
 
+  const held = await lockHolder();
+  if (held?.dir === ENGINE_RUN_DIR && held.pid === engine.pid) {
+    o.log(`this engine (dockerd pid ${engine.pid}) already holds the one-per-machine lock`);
+  } else {
+    await takeLock(engine, o.log);
+  }
+  mark('one-per-machine lock held');
+  await o.onLocked?.();
+  try {
     const kubeconfig = kubeconfigPath();
     const context = `kind-${CLUSTER_NAME}`;
     const kubectl = (args: string[], input?: string) =>
@@ -208,6 +205,28 @@ export async function kindUpOffline(o: UpOptions): Promise<OfflineKind> {
     );
     throw err;
   }
+}
+
+async function lockHolder(): Promise<LockHolder | undefined> {
+  try {
+    return JSON.parse(await readFile(REAL_NODE_LOCK, 'utf8')) as LockHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The real node's lock (both change the host's network), then handed to dockerd, which outlives this process. */
+async function takeLock(engine: Engine, log: (m: string) => void): Promise<void> {
+  const me: LockHolder = { pid: process.pid, dir: ENGINE_RUN_DIR, startedAt: new Date().toISOString() };
+  const lock = await acquireRealNodeLock(me, {
+    waitMs: LOCK_WAIT_MS,
+    reapStale: async (holder) => {
+      // A dead holder in our own dir is an engine that died: the one just started reuses its data root and network.
+      log(`the lock's holder (pid ${holder.pid}, ${holder.dir}) died without stopping; taking over`);
+    },
+    log,
+  });
+  if (engine.pid) await lock.update({ pid: engine.pid });
 }
 
 /** What `kind create --wait` does not wait for: the default ServiceAccount, CoreDNS, the storage provisioner. */
@@ -346,7 +365,7 @@ async function installChart(k: OfflineKind): Promise<void> {
 }
 
 /** Deletes the cluster, stops the engine, removes what it left, and releases the lock (if this engine holds it). */
-export async function kindDownOffline(log: (m: string) => void): Promise<void> {
+export async function kindDownOffline(log: (m: string) => void, opts: { keepLock?: boolean } = {}): Promise<void> {
   const env = { ...offlineEngineEnv(), KIND_EXPERIMENTAL_PROVIDER: 'docker' };
   if (await runningEnginePid()) {
     const { kind } = await ensureBinaries(['kind']);
@@ -357,10 +376,10 @@ export async function kindDownOffline(log: (m: string) => void): Promise<void> {
     }
   }
   await stopOfflineEngine(log);
-  try {
-    const holder = JSON.parse(await readFile(REAL_NODE_LOCK, 'utf8')) as LockHolder;
-    if (holder.dir === ENGINE_RUN_DIR) await rm(REAL_NODE_LOCK, { force: true });
-  } catch {
-    // no lock, or another run's
-  }
+  if (!opts.keepLock) await releaseKindLock();
+}
+
+/** Releases the one-per-machine lock if kind's engine holds it. */
+export async function releaseKindLock(): Promise<void> {
+  if ((await lockHolder())?.dir === ENGINE_RUN_DIR) await rm(REAL_NODE_LOCK, { force: true });
 }
