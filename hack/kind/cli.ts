@@ -4,12 +4,13 @@
 //             the project's own images, nothing fetched but from package registries).
 // kind:up applies examples/kind.yaml (EXAMPLE=<file> or EXAMPLE=none to change that) and waits until it is Ready.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { ensureBinaries } from '../cluster/binaries.ts';
 import { chooseMode, runningEnginePid } from './engine.ts';
-import { CLUSTER_NAME, kindDownOffline, kindUpOffline } from './offline.ts';
+import { CLUSTER_NAME, kindDownOffline, kindUpOffline, kubeconfigPath } from './offline.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '../..');
@@ -68,6 +69,12 @@ async function up(): Promise<number> {
 async function down(): Promise<number> {
   if (await runningEnginePid()) {
     say('mode: offline (the hand-started engine is running)');
+    const open = await openChannels();
+    if (open.length > 0 && process.env.FORCE !== '1') {
+      say(`channels not closed yet: ${open.join(' ')}`);
+      say('close them first (kubectl patch ic NAME --type merge -p \'{"spec":{"closed":true}}\'), or run with FORCE=1');
+      return 1;
+    }
     await kindDownOffline(say);
     say(`kind cluster ${CLUSTER_NAME} deleted, engine stopped, nothing left`);
     return 0;
@@ -81,6 +88,29 @@ async function down(): Promise<number> {
   say('mode: offline (no engine running): removing anything a killed run left');
   await kindDownOffline(say);
   return 0;
+}
+
+/** Channels whose evidence is not exported yet (Closed and Expired are the terminal phases). */
+async function openChannels(): Promise<string[]> {
+  if (!existsSync(kubeconfigPath())) return [];
+  const { kubectl } = await ensureBinaries(['kubectl']);
+  const r = spawnSync(
+    kubectl,
+    [
+      '--kubeconfig',
+      kubeconfigPath(),
+      'get',
+      'incidentchannels',
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.name}={.status.phase}{"\\n"}{end}',
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  return (r.stdout ?? '')
+    .split('\n')
+    .map((l) => l.split('='))
+    .filter(([n, phase]) => n && phase !== 'Closed' && phase !== 'Expired')
+    .map(([n]) => n as string);
 }
 
 const command = process.argv[2];
