@@ -255,7 +255,7 @@ export async function ensureNodeImage(env: NodeJS.ProcessEnv, log: (m: string) =
     await docker([
       'commit',
       '--change',
-      'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+      'ENTRYPOINT ["/usr/local/bin/warroom-egress-guard", "/usr/local/bin/entrypoint", "/sbin/init"]',
       '--change',
       'CMD []',
       builder,

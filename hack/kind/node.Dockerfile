@@ -25,7 +25,7 @@ RUN chmod 755 /usr/local/bin/* /kind /kind/bin /kind/bin/* /usr/bin/kubeadm /usr
  && echo "ReadKMsg=no" >> /etc/systemd/journald.conf \
  && ln -sf /usr/lib/systemd/systemd /sbin/init \
  && ln -sf /usr/bin/containerd /usr/local/bin/containerd \
- && systemctl enable kubelet.service containerd.service undo-mount-hacks.service warroom-egress-guard.service \
+ && systemctl enable kubelet.service containerd.service undo-mount-hacks.service \
  && systemctl mask systemd-binfmt.service \
  && mkdir -p /etc/kubernetes/manifests \
  && ctr oci spec \
@@ -35,4 +35,4 @@ RUN chmod 755 /usr/local/bin/* /kind /kind/bin /kind/bin/* /usr/bin/kubeadm /usr
  && grep -q 'restrict_oom_score_adj = true' /etc/containerd/config.toml
 ENV container=docker
 STOPSIGNAL SIGRTMIN+3
-ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
+ENTRYPOINT ["/usr/local/bin/warroom-egress-guard", "/usr/local/bin/entrypoint", "/sbin/init"]
