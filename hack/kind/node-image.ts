@@ -4,8 +4,8 @@
 // kubectl v1.34.1, a plain ptp CNI (no kindnet image exists offline), CoreDNS without a forwarder, an egress guard,
 // and every image kubeadm and kind's storage need, imported into the node's containerd under the names they ask for.
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Component, ensureBinaries } from '../cluster/binaries.ts';
@@ -115,7 +115,13 @@ async function nodeInputs(
     { key: '@recipe', value: RECIPE },
     { key: 'kind', value: KIND_VERSION },
     { key: 'kubernetes', value: KUBERNETES_VERSION },
-    ...Object.entries(bins).map(([k, v]) => ({ key: `bin:${k}`, value: v })),
+    // A binary by path, size and mtime: its cache dir names version and recipe, a rebuild changes the other two.
+    ...(await Promise.all(
+      Object.entries(bins).map(async ([k, v]) => {
+        const info = await stat(existsSync(v) ? v : dirname(v));
+        return { key: `bin:${k}`, value: `${v}:${info.size}:${info.mtimeMs}` };
+      }),
+    )),
     { key: 'image:base', value: images.base },
     { key: 'image:pause', value: images.pause },
     ...(await treeInputs(HERE, 'node')),

@@ -41,7 +41,7 @@ describe('kind-config.yaml', () => {
   test("examples/kind.yaml: coturn's NodePorts are exactly the mapped TURN ports, and the turn: URIs name them", () => {
     const channel = channelState({ ...(read('examples/kind.yaml') as KubeObject), metadata: { name: 'x', uid: UID } });
     const ctx = buildContext(channel, SETTINGS);
-    const service = buildCoturnService(ctx) as {
+    const service = buildCoturnService(ctx) as unknown as {
       spec: { ports: { nodePort?: number; protocol: string; targetPort: number; port: number }[] };
     };
     const key = (port: number, protocol: string) => `${port}/${protocol}`;
