@@ -308,7 +308,9 @@ describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsu
     const rejected = { output: await counter('rejected_output'), forward: await counter('rejected_forward') };
     log(`egress guard rejected (packets): ${JSON.stringify(rejected)}`);
     figures['guard rejected (output+forward packets)'] = rejected.output + rejected.forward;
-    assert.ok(Number.isInteger(rejected.output) && Number.isInteger(rejected.forward));
+    // kind's entrypoint resolves host.docker.internal through docker's embedded DNS, which forwards to the machine's
+    // resolver from the node's namespace, and CoreDNS forwards until kind:up drops `forward`: the guard rejected those.
+    assert.ok(rejected.output > 0, "the guard rejected the node's own attempts to reach the outside");
     const table = await k.docker(['exec', NODE_CONTAINER, 'nft', 'list', 'table', 'inet', 'warroom_egress_guard']);
     assert.match(table, /hook output/);
     assert.match(table, /hook forward/);
