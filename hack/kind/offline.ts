@@ -21,6 +21,7 @@ import {
   stopOfflineEngine,
 } from './engine.ts';
 import { ensureNodeImage } from './node-image.ts';
+import { reapStaleHolder } from './reap-stale.ts';
 
 const execFileP = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -220,10 +221,7 @@ async function takeLock(engine: Engine, log: (m: string) => void): Promise<void>
   const me: LockHolder = { pid: process.pid, dir: ENGINE_RUN_DIR, startedAt: new Date().toISOString() };
   const lock = await acquireRealNodeLock(me, {
     waitMs: LOCK_WAIT_MS,
-    reapStale: async (holder) => {
-      // A dead holder in our own dir is an engine that died: the one just started reuses its data root and network.
-      log(`the lock's holder (pid ${holder.pid}, ${holder.dir}) died without stopping; taking over`);
-    },
+    reapStale: (holder) => reapStaleHolder(holder, log),
     log,
   });
   if (engine.pid) await lock.update({ pid: engine.pid });

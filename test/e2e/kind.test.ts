@@ -322,7 +322,8 @@ describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsu
       .find((s) => s.includes('.'));
     assert.ok(subnet);
     const prefix = subnet.split('.').slice(0, 2).join('.');
-    const tracked = await k.docker(['exec', NODE_CONTAINER, 'conntrack', '-L', '-o', 'extended']).catch(() => '');
+    const tracked = await k.docker(['exec', NODE_CONTAINER, 'conntrack', '-L', '-o', 'extended']);
+    assert.match(tracked, /dst=10\.96\.0\.1 /, 'the connection table is read (pods talk to the apiserver Service)');
     const outside = tracked
       .split('\n')
       .map((l) => /dst=(\d+\.\d+\.\d+\.\d+)/.exec(l)?.[1])
