@@ -2,7 +2,8 @@
 //   online  — a Docker engine answers: hack/kind/up.sh / down.sh (kindest/node, kindnet, upstream manifests by URL).
 //   offline — no engine, Linux, root: hack/kind/offline.ts (Debian dockerd started by hand, a node image built here,
 //             the project's own images, nothing fetched but from package registries).
-// kind:up applies examples/kind.yaml (EXAMPLE=<file> or EXAMPLE=none to change that) and waits until it is Ready.
+// kind:up applies examples/minimal.yaml (EXAMPLE=<file>, e.g. examples/kind.yaml for calls from the laptop, or
+// EXAMPLE=none) and waits until it is Ready.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ function online(script: 'up.sh' | 'down.sh'): number {
 }
 
 function example(): string {
-  return process.env.EXAMPLE ?? 'examples/kind.yaml';
+  return process.env.EXAMPLE ?? 'examples/minimal.yaml';
 }
 
 async function up(): Promise<number> {
