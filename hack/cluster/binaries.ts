@@ -18,7 +18,15 @@ export type Component =
   | 'coredns'
   | 'versitygw'
   | 'timestamp-server'
-  | 'livekit-server';
+  | 'livekit-server'
+  // kind (issue 16): the CLI and the parts of the offline node image; kube-router is a test peer only.
+  | 'kind'
+  | 'kubeadm'
+  | 'crictl'
+  | 'cni-plugins'
+  | 'etcd-kubeadm'
+  | 'local-path-provisioner'
+  | 'kube-router';
 
 export const CONTROL_PLANE: Component[] = [
   'etcd',

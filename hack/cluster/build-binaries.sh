@@ -15,6 +15,16 @@ COREDNS_VERSION=v1.15.0
 VERSITYGW_VERSION=v1.8.0
 TIMESTAMP_SERVER_VERSION=v2.1.3
 LIVEKIT_VERSION=v1.13.11
+# kind (issue 16): the kind CLI, and what a kind node image needs when built here (kubeadm is K8S_VERSION).
+KIND_VERSION=v0.33.0
+CRICTL_VERSION=v1.34.0
+CNI_PLUGINS_VERSION=v1.9.1
+# The etcd kubeadm v1.34.1 runs (its image tag is registry.k8s.io/etcd:3.6.4-0).
+ETCD_KUBEADM_VERSION=v3.6.4
+LOCAL_PATH_PROVISIONER_VERSION=v0.0.30
+# kube-router's network-policy controller: a TEST PEER only (security flaws are reported against v2.1.0), never in the
+# chart or the shipped images. Same version and build line as the real node's block (the lead dedupes at merge).
+KUBE_ROUTER_VERSION=v2.1.0
 
 CACHE="${WARROOM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warroom}"
 # Bump when a build recipe changes, so caches built by the old recipe are not reused.
@@ -105,6 +115,7 @@ build_wrapped() { # $1 = name, $2 = module@version, $3 = package path, $4 = extr
 build_livekit() {
   local ver=$LIVEKIT_VERSION
   local out="$CACHE/bin/livekit-server-$ver-$RECIPE"
+  [ -x "$out/livekit-server" ] || build_lock
   if [ ! -x "$out/livekit-server" ]; then
     local dir="$CACHE/src/livekit-server-$ver" src
     log "go build livekit-server $ver (upstream pion, warp transport compiled out)"
@@ -122,6 +133,28 @@ build_livekit() {
     (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/livekit-server" ./cmd/server)
     rm -rf "$out"; mv "$out.tmp" "$out"
     log "built livekit-server in $((SECONDS - t0)) s"
+  fi
+  echo "$out"
+}
+
+# kind: the CNI plugins a kind node image without kindnet uses, built into one directory.
+build_cni_plugins() {
+  local out="$CACHE/bin/cni-plugins-$CNI_PLUGINS_VERSION-$RECIPE" plugins="ptp host-local loopback portmap bridge"
+  [ -x "$out/portmap" ] || build_lock
+  if [ ! -x "$out/portmap" ]; then
+    local dir="$CACHE/src/cni-plugins-$CNI_PLUGINS_VERSION" mod=github.com/containernetworking/plugins pkgs=()
+    log "go build CNI plugins $CNI_PLUGINS_VERSION ($plugins)"
+    local t0=$SECONDS
+    rm -rf "$dir"; mkdir -p "$dir" "$out.tmp"
+    for p in $plugins; do
+      case $p in host-local) pkgs+=("$mod/plugins/ipam/$p") ;; portmap) pkgs+=("$mod/plugins/meta/$p") ;; *) pkgs+=("$mod/plugins/main/$p") ;; esac
+    done
+    (cd "$dir" && printf 'module local.warroom/cni-plugins\n\ngo 1.24.0\n' > go.mod \
+      && go get "$mod@$CNI_PLUGINS_VERSION" >&2 \
+      && go build -trimpath -ldflags "-s -w -X $mod/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
+        -o "$out.tmp/" "${pkgs[@]}")
+    rm -rf "$out"; mv "$out.tmp" "$out"
+    log "built CNI plugins in $((SECONDS - t0)) s"
   fi
   echo "$out"
 }
@@ -147,6 +180,19 @@ for c in "${want[@]}"; do
       "github.com/sigstore/timestamp-authority/v2@$TIMESTAMP_SERVER_VERSION" \
       github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server) ;;
     livekit-server) d=$(build_livekit) ;;
+    # kind (issue 16): the CLI, and the parts of a node image built here (see hack/kind/node-image.ts).
+    kind) d=$(build_wrapped kind "sigs.k8s.io/kind@$KIND_VERSION" sigs.k8s.io/kind) ;;
+    kubeadm) d=$(build_k8s kubeadm) ;;
+    crictl) d=$(build_wrapped crictl "sigs.k8s.io/cri-tools@$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl \
+      "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION") ;;
+    cni-plugins) d=$(build_cni_plugins) ;;
+    etcd-kubeadm) d=$(build_wrapped etcd "go.etcd.io/etcd/server/v3@$ETCD_KUBEADM_VERSION" go.etcd.io/etcd/server/v3) ;;
+    local-path-provisioner) d=$(build_wrapped local-path-provisioner \
+      "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION" \
+      github.com/rancher/local-path-provisioner) ;;
+    kube-router) d=$(build_wrapped kube-router "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" \
+      github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+      "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION") ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
   echo "$c=$d"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run kind:up — warroom on a local kind cluster, end to end: create the cluster (hack/kind/kind-config.yaml),
+# npm run kind:up — warroom on a local kind cluster, end to end: create the cluster (kind-config.yaml),
 # build the image from the Dockerfile, load it into kind, install the sealed-secrets controller and ingress-nginx from
 # their upstream release manifests (downloaded by URL: this needs internet access), install the chart with the local
 # image, apply examples/minimal.yaml and wait until that war room is Ready.
@@ -48,7 +48,7 @@ if kind get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; then
   say "cluster ${CLUSTER_NAME} exists; reusing it"
 else
   say "creating kind cluster ${CLUSTER_NAME}"
-  kind create cluster --name "$CLUSTER_NAME" --config hack/kind/kind-config.yaml --wait 180s
+  kind create cluster --name "$CLUSTER_NAME" --config kind-config.yaml --wait 180s
 fi
 
 say "building ${IMAGE} from the Dockerfile"

@@ -1,0 +1,406 @@
+// The war room on KIND, offline, end to end: Debian's dockerd started by hand, the node image built here (cached),
+// `kind create cluster` from kind-config.yaml, sealed-secrets from its chart and the operator from ours (local images),
+// examples/minimal.yaml → Ready, a participant logs in through `kubectl port-forward` and sends an E2EE message the
+// recorder keeps, NetworkPolicies enforced (kube-router, a test peer), nothing leaves the machine (CoreDNS has no
+// forwarder, the node's egress guard), close → Closed with a verified archive, `kind delete cluster`, engine down,
+// nothing left on the host. Root on Linux only; takes the one-real-node-per-machine lock (both change the network).
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { realNodeUnsupportedReason } from '../../hack/cluster/real-node.ts';
+import { REAL_NODE_LOCK } from '../../hack/cluster/real-node-lock.ts';
+import { ENGINE_RUN_DIR, engineBridges, engineCgroups } from '../../hack/kind/engine.ts';
+import {
+  COREFILE,
+  kindDownOffline,
+  kindUpOffline,
+  NODE_CONTAINER,
+  type OfflineKind,
+  OPERATOR_NAMESPACE,
+  OPERATOR_RELEASE,
+  releaseKindLock,
+} from '../../hack/kind/offline.ts';
+import { PORTS } from '../../src/controllers/incidentchannel/desired/ports.ts';
+import { participantSecretName } from '../../src/controllers/incidentchannel/desired/secret-names.ts';
+import { participantPasswordKey } from '../../src/crypto/secret-material.ts';
+import { readTar } from '../../src/evidence/tar.ts';
+import { TRANSCRIPT_FILE, type TranscriptRecord } from '../../src/evidence/transcript.ts';
+import type { RecorderStatus } from '../../src/recorder/recorder.ts';
+import { eventually } from '../support/kubectl.ts';
+import { type SdkUser, startSdkUser } from '../support/matrix-sdk-client.ts';
+import { type Channel, conditionOf, EVIDENCE_MOUNT } from '../support/real-node-warroom.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const NODE = join(ROOT, 'node_modules/.bin/node');
+const BIN = join(ROOT, 'bin/warroom.mjs');
+const MINIMAL = join(ROOT, 'examples/minimal.yaml');
+const unsupported = realNodeUnsupportedReason();
+const log = (m: string) => process.stderr.write(`[kind-e2e] ${m}\n`);
+
+/** The host's firewall rules without counters: kind and its engine must leave them exactly as they were. */
+async function hostRules(): Promise<string> {
+  const lines: string[] = [];
+  for (const tool of ['iptables-save', 'ip6tables-save']) {
+    const out = await run(tool, []).then(
+      (r) => r.stdout,
+      () => '',
+    );
+    lines.push(
+      ...out
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.replace(/\[\d+:\d+\]/g, '')),
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Processes of the engine or its containers still on the host (they all name its run dir or the kind node). */
+async function engineProcesses(): Promise<string[]> {
+  const left: string[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+    if (cmdline.includes(ENGINE_RUN_DIR) || /\bdocker-proxy\b/.test(cmdline) || cmdline.includes(NODE_CONTAINER)) {
+      left.push(`${entry} ${cmdline.slice(0, 160)}`);
+    }
+  }
+  return left;
+}
+
+/** `kubectl port-forward` to a Service, on free loopback ports; returns the local port of each remote one. */
+async function portForward(k: OfflineKind, namespace: string, service: string, ports: number[]) {
+  const child: ChildProcess = spawn(
+    k.bin.kubectl,
+    [
+      '--kubeconfig',
+      k.kubeconfig,
+      '-n',
+      namespace,
+      'port-forward',
+      '--address',
+      '127.0.0.1',
+      `svc/${service}`,
+      ...ports.map((p) => `:${p}`),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const local = new Map<number, number>();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('kubectl port-forward did not start in 30 s')), 30_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      for (const m of d.toString().matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g)) {
+        local.set(Number(m[2]), Number(m[1]));
+      }
+      if (local.size === ports.length) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`kubectl port-forward exited ${code}`)));
+  });
+  return { local, stop: () => child.kill('SIGTERM') };
+}
+
+describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsupported}` : false }, () => {
+  let k: OfflineKind;
+  let work: string;
+  let rulesBefore = '';
+  const name = (parse(readFileSync(MINIMAL, 'utf8')) as { metadata: { name: string } }).metadata.name;
+  let namespace = '';
+  const users: SdkUser[] = [];
+  const forwards: { stop(): void }[] = [];
+  const sent = new Map<string, string>();
+  const figures: Record<string, number> = {};
+  let down = false;
+
+  const channel = async () => {
+    const out = await k.kubectl(['get', 'incidentchannel', name, '-o', 'json']).catch(() => '');
+    return out ? (JSON.parse(out) as Channel) : undefined;
+  };
+  const waitForChannel = async (what: string, ok: (c: Channel) => boolean, timeoutMs: number) =>
+    eventually(
+      `channel ${name}: ${what}`,
+      async () => {
+        const c = await channel();
+        return c && ok(c) ? c : undefined;
+      },
+      timeoutMs,
+    );
+
+  before(
+    async () => {
+      work = await mkdtemp(join(tmpdir(), 'warroom-kind-e2e-'));
+      const t0 = performance.now();
+      // The rules are read once the lock is held: a real-node run before it may still have had its own.
+      k = await kindUpOffline({
+        log,
+        onLocked: async () => {
+          rulesBefore = await hostRules();
+        },
+      });
+      figures['kind:up (engine, node image, cluster, sealed-secrets, chart)'] = Number(
+        ((performance.now() - t0) / 1000).toFixed(1),
+      );
+      log(`set-up (s): ${JSON.stringify(k.timings)}`);
+    },
+    { timeout: 75 * 60_000 },
+  );
+
+  after(async () => {
+    for (const u of users) await u.stop().catch(() => {});
+    for (const f of forwards) f.stop();
+    if (!down) await kindDownOffline(log).catch((e: Error) => log(`kind:down: ${e.message}`));
+    await releaseKindLock();
+    if (work) await rm(work, { recursive: true, force: true });
+    log(`figures (s): ${JSON.stringify(figures)}`);
+  });
+
+  test('the offline cluster: our node image, no kindnet, CoreDNS without a forwarder, kube-router, the lock', async () => {
+    const image = (await k.docker(['inspect', '--format', '{{.Config.Image}}', NODE_CONTAINER])).trim();
+    assert.equal(image, k.nodeImage);
+    const pods = JSON.parse(await k.kubectl(['get', 'pods', '-A', '-o', 'json'])) as {
+      items: { metadata: { name: string; namespace: string } }[];
+    };
+    assert.ok(!pods.items.some((p) => p.metadata.name.startsWith('kindnet')), 'no kindnet');
+    const corefile = await k.kubectl(['-n', 'kube-system', 'get', 'cm', 'coredns', '-o', 'jsonpath={.data.Corefile}']);
+    assert.equal(corefile.trim(), COREFILE.trim());
+    assert.doesNotMatch(corefile, /forward/);
+    const ds = JSON.parse(await k.kubectl(['-n', 'kube-system', 'get', 'ds', 'kube-router', '-o', 'json'])) as {
+      status: { numberReady: number };
+    };
+    assert.equal(ds.status.numberReady, 1, 'kube-router runs on the node');
+    const lock = JSON.parse(await readFile(REAL_NODE_LOCK, 'utf8')) as { pid: number; dir: string };
+    assert.equal(lock.dir, ENGINE_RUN_DIR, 'kind holds the one-real-node-per-machine lock');
+    assert.equal(lock.pid, k.engine.pid, 'held by dockerd, which outlives kind:up');
+    // Host ports are on loopback only.
+    const ports = await k.docker(['port', NODE_CONTAINER]);
+    for (const line of ports.split('\n').filter((l) => l.includes('->') && !l.includes('6443'))) {
+      assert.match(line, /-> 127\.0\.0\.1:/, line);
+    }
+  });
+
+  test('examples/minimal.yaml → Ready', async () => {
+    const applied = performance.now();
+    await k.kubectl(['apply', '-f', MINIMAL]);
+    const ready = await waitForChannel('Ready', (c) => c.status?.phase === 'Ready', 600_000);
+    figures['apply → Ready'] = Number(((performance.now() - applied) / 1000).toFixed(1));
+    namespace = ready.status?.namespace ?? '';
+    assert.ok(namespace);
+    for (const type of ['SynapseReady', 'UsersProvisioned', 'TurnReady', 'ElementReady', 'SecretsSealed']) {
+      assert.equal(conditionOf(ready, type)?.status, 'True', `${type}: ${conditionOf(ready, type)?.message}`);
+    }
+  });
+
+  test('a participant logs in through kubectl port-forward and sends an E2EE message the recorder keeps', async () => {
+    assert.ok(namespace, 'the channel came up');
+    const fwd = await portForward(k, namespace, 'synapse', [PORTS.synapseClient, PORTS.recorder]);
+    forwards.push(fwd);
+    const url = `http://127.0.0.1:${fwd.local.get(PORTS.synapseClient)}`;
+    const recorderStatus = async () => {
+      const res = await fetch(`http://127.0.0.1:${fwd.local.get(PORTS.recorder)}/status`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      assert.ok(res.ok, `recorder /status: HTTP ${res.status}`);
+      return (await res.json()) as RecorderStatus;
+    };
+    const password = async (handle: string) => {
+      const secret = JSON.parse(
+        await k.kubectl(['-n', namespace, 'get', 'secret', participantSecretName(handle), '-o', 'json']),
+      ) as { data: Record<string, string> };
+      return Buffer.from(secret.data[participantPasswordKey(handle)] ?? '', 'base64').toString('utf8');
+    };
+    const falcon = await startSdkUser(url, 'falcon', await password('falcon'));
+    users.push(falcon);
+    const heron = await startSdkUser(url, 'heron', await password('heron'));
+    users.push(heron);
+    const server = falcon.userId.slice(falcon.userId.indexOf(':') + 1);
+    const res = await fetch(`${url}/_matrix/client/v3/directory/room/${encodeURIComponent(`#ops:${server}`)}`, {
+      headers: { authorization: `Bearer ${falcon.accessToken}` },
+    });
+    assert.ok(res.ok, `#ops resolves: HTTP ${res.status}`);
+    const ops = ((await res.json()) as { room_id: string }).room_id;
+    for (const u of [falcon, heron]) {
+      await u.waitForMembership(ops, 'invite', 60_000);
+      await u.joinRoom(ops);
+    }
+    await eventually('#ops is encrypted for falcon', () => falcon.isEncryptionEnabled(ops), 20_000);
+
+    const before = (await recorderStatus()).events;
+    const t0 = performance.now();
+    const body = 'kind: the jump host is off the network';
+    sent.set(await falcon.sendText(ops, body), body);
+    const seen = await heron.waitForDecryptedMessage(ops, body, 60_000);
+    assert.equal(seen.wireType, 'm.room.encrypted', 'it crossed the wire encrypted');
+    await eventually('the recorder holds the message', async () => (await recorderStatus()).events > before, 60_000);
+    figures['message → recorded'] = Number(((performance.now() - t0) / 1000).toFixed(1));
+  });
+
+  test("NetworkPolicies are enforced: a pod outside the war room cannot reach its Synapse; DNS is the cluster's only", async () => {
+    assert.ok(namespace, 'the channel came up');
+    const pod = JSON.parse(await k.kubectl(['-n', namespace, 'get', 'pod', 'synapse-0', '-o', 'json'])) as {
+      status: { podIP: string };
+    };
+    // A probe from the storage helper image (Debian: bash's /dev/tcp, coreutils' timeout) in `default`.
+    const helper = (
+      await k.kubectl([
+        '-n',
+        'local-path-storage',
+        'get',
+        'cm',
+        'local-path-config',
+        '-o',
+        'jsonpath={.data.helperPod\\.yaml}',
+      ])
+    ).match(/image:\s*(\S+)/)?.[1];
+    assert.ok(helper);
+    const probe = async (script: string) =>
+      k
+        .kubectl([
+          '-n',
+          'default',
+          'run',
+          `probe-${Date.now()}`,
+          '--rm',
+          '-i',
+          '--restart=Never',
+          `--image=${helper}`,
+          '--image-pull-policy=Never',
+          '--command',
+          '--',
+          'bash',
+          '-c',
+          script,
+        ])
+        .then(
+          (out) => out,
+          (e: Error) => `FAILED ${e.message}`,
+        );
+    const kubernetes = await probe('timeout 5 bash -c "</dev/tcp/10.96.0.1/443" && echo reached');
+    assert.match(kubernetes, /reached/, 'the probe itself works (the apiserver Service, no policy in default)');
+    const synapse = await probe(
+      `timeout 5 bash -c "</dev/tcp/${pod.status.podIP}/${PORTS.synapseClient}" && echo reached || echo blocked`,
+    );
+    assert.match(synapse, /blocked/, "the war room's default-deny keeps the probe out");
+    const dns = await probe(
+      'getent hosts kubernetes.default.svc.cluster.local; getent hosts example.org || echo NXDOMAIN',
+    );
+    assert.match(dns, /10\.96\.0\.1/, 'cluster names resolve');
+    assert.match(dns, /NXDOMAIN/, 'nothing outside the cluster does: CoreDNS has no forwarder');
+  });
+
+  test('nothing leaves the machine: the egress guard rejects, and no connection went to an outside address', async () => {
+    const counter = async (n: string) => {
+      const out = await k.docker(['exec', NODE_CONTAINER, 'nft', 'list', 'counter', 'inet', 'warroom_egress_guard', n]);
+      const m = /packets (\d+) bytes (\d+)/.exec(out);
+      assert.ok(m, `counter ${n}: ${out}`);
+      return Number(m[1]);
+    };
+    const rejected = { output: await counter('rejected_output'), forward: await counter('rejected_forward') };
+    log(`egress guard rejected (packets): ${JSON.stringify(rejected)}`);
+    figures['guard rejected (output+forward packets)'] = rejected.output + rejected.forward;
+    // kind's entrypoint resolves host.docker.internal through docker's embedded DNS, which forwards to the machine's
+    // resolver from the node's namespace, and CoreDNS forwards until kind:up drops `forward`: the guard rejected those.
+    assert.ok(rejected.output > 0, "the guard rejected the node's own attempts to reach the outside");
+    const table = await k.docker(['exec', NODE_CONTAINER, 'nft', 'list', 'table', 'inet', 'warroom_egress_guard']);
+    assert.match(table, /hook output/);
+    assert.match(table, /hook forward/);
+    // Every connection the node's kernel tracked went to loopback, the pod/service ranges or the node's own network.
+    const subnet = (
+      await k.docker(['network', 'inspect', 'kind', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}'])
+    )
+      .split(/\s+/)
+      .find((s) => s.includes('.'));
+    assert.ok(subnet);
+    const prefix = subnet.split('.').slice(0, 2).join('.');
+    const tracked = await k.docker(['exec', NODE_CONTAINER, 'conntrack', '-L', '-o', 'extended']);
+    assert.match(tracked, /dst=10\.96\.0\.1 /, 'the connection table is read (pods talk to the apiserver Service)');
+    const outside = tracked
+      .split('\n')
+      .map((l) => /dst=(\d+\.\d+\.\d+\.\d+)/.exec(l)?.[1])
+      .filter((d): d is string => !!d)
+      .filter(
+        (d) =>
+          !d.startsWith('127.') && !d.startsWith('10.244.') && !d.startsWith('10.96.') && !d.startsWith(`${prefix}.`),
+      );
+    assert.deepEqual(outside, [], 'no tracked connection to an address outside the machine');
+  });
+
+  test('close → Closed with a verified archive, namespace gone; warroom verify accepts it', async () => {
+    assert.ok(namespace, 'the channel came up');
+    for (const u of users.splice(0)) await u.stop();
+    for (const f of forwards.splice(0)) f.stop();
+    const closing = performance.now();
+    await k.kubectl(['patch', 'incidentchannel', name, '--type=merge', '-p', '{"spec":{"closed":true}}']);
+    await eventually(
+      'the namespace is gone',
+      async () => !(await k.kubectl(['get', 'namespace', namespace, '-o', 'name']).catch(() => '')),
+      300_000,
+    );
+    figures['close → namespace gone'] = Number(((performance.now() - closing) / 1000).toFixed(1));
+    const closed = await waitForChannel('Closed', (c) => c.status?.phase === 'Closed', 60_000);
+    assert.equal(
+      conditionOf(closed, 'EvidenceArchived')?.status,
+      'True',
+      conditionOf(closed, 'EvidenceArchived')?.message,
+    );
+    const location = closed.status?.archive?.location ?? '';
+    assert.ok(location.startsWith(`${EVIDENCE_MOUNT}/`), location);
+
+    // The archive and the signing key, copied out of the operator's volume (a local-path PV inside the node).
+    const claim = JSON.parse(
+      await k.kubectl(['-n', OPERATOR_NAMESPACE, 'get', 'pvc', `${OPERATOR_RELEASE}-evidence`, '-o', 'json']),
+    ) as { spec: { volumeName: string } };
+    const pv = JSON.parse(await k.kubectl(['get', 'pv', claim.spec.volumeName, '-o', 'json'])) as {
+      spec: { local?: { path: string }; hostPath?: { path: string } };
+    };
+    const dir = pv.spec.hostPath?.path ?? pv.spec.local?.path;
+    assert.ok(dir, 'the evidence PV has a path on the node');
+    const archive = join(work, 'archive.tar');
+    await k.docker(['cp', `${NODE_CONTAINER}:${join(dir, location.slice(EVIDENCE_MOUNT.length))}`, archive]);
+    await k.docker(['cp', `${NODE_CONTAINER}:${join(dir, 'signing-key.pem')}`, join(work, 'signing-key.pem')]);
+    const key = createPublicKey(await readFile(join(work, 'signing-key.pem')));
+    const publicKeyFile = join(work, 'operator.pub.pem');
+    await writeFile(publicKeyFile, key.export({ type: 'spki', format: 'pem' }).toString());
+    const ok = await run(NODE, [BIN, 'verify', archive, '--public-key', publicKeyFile]);
+    assert.match(ok.stdout, /valid/i);
+    const { entries } = readTar(new Uint8Array(await readFile(archive)));
+    const transcript = entries.find((e) => e.name === TRANSCRIPT_FILE);
+    assert.ok(transcript, 'the archive holds the transcript');
+    const records = Buffer.from(transcript.data)
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as TranscriptRecord);
+    for (const [id, body] of sent) {
+      const hits = records.filter((r) => r.eventId === id);
+      assert.equal(hits.length, 1, `"${body}" is recorded once`);
+      assert.equal((hits[0]?.content as { body?: string } | undefined)?.body, body);
+    }
+  });
+
+  test('kind delete cluster, engine down: no container, network, link, cgroup, process or firewall rule left', async () => {
+    const t0 = performance.now();
+    // The lock stays held until the host is checked: a real-node run waiting for it would add its own rules.
+    await kindDownOffline(log, { keepLock: true });
+    down = true;
+    figures['kind:down'] = Number(((performance.now() - t0) / 1000).toFixed(1));
+    assert.deepEqual(await engineBridges(), [], 'no br-* link (the kind network) is left');
+    assert.deepEqual(await engineCgroups(), [], 'no cgroup of the engine is left');
+    assert.deepEqual(await engineProcesses(), [], 'no dockerd, containerd, shim, docker-proxy or node process is left');
+    assert.equal(existsSync(ENGINE_RUN_DIR), false, 'the engine run dir is gone');
+    assert.equal(await hostRules(), rulesBefore, "the host's iptables rules are exactly as before");
+    await releaseKindLock();
+    const lock = await readFile(REAL_NODE_LOCK, 'utf8').catch(() => '');
+    assert.ok(!lock.includes(ENGINE_RUN_DIR), 'the lock is released');
+  });
+});
