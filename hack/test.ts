@@ -20,9 +20,15 @@ const patterns = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const files = patterns.length > 0 ? patterns : ['test/**/*.test.ts'];
 const needsCluster = files.some((f) => !f.startsWith('test/unit'));
 // Tests that start a real node of their own: a cold image build (minutes) is done once here, not in a test's timeout.
-const REAL_NODE_TESTS = ['test/integration/real-node.test.ts', 'test/e2e/real-node-warroom.test.ts'];
-const needsRealNode =
-  !realNodeUnsupportedReason() && REAL_NODE_TESTS.some((t) => files.some((f) => f === t || matchesGlob(t, f)));
+const REAL_NODE_TESTS = [
+  'test/integration/real-node.test.ts',
+  'test/e2e/real-node-warroom.test.ts',
+  'test/e2e/isolation.test.ts',
+  'test/e2e/kind.test.ts',
+];
+const selected = (t: string) => files.some((f) => f === t || matchesGlob(t, f));
+const needsRealNode = !realNodeUnsupportedReason() && REAL_NODE_TESTS.some(selected);
+const needsKind = !realNodeUnsupportedReason() && selected('test/e2e/kind.test.ts');
 
 // Real peers the e2e tests run: Debian packages (coturn, promtool) and Synapse from PyPI, installed by our own scripts.
 for (const script of ['hack/peers/debian.sh', 'hack/peers/synapse.sh']) {
@@ -37,9 +43,23 @@ let sharedDir: string | undefined;
 const env: NodeJS.ProcessEnv = { ...process.env };
 if (needsCluster) {
   say('building or locating the pinned binaries');
-  await ensureBinaries(['kubeseal', 'sealed-secrets-controller', 'helm']);
+  // Every pinned peer a test starts is built here, once and before any test's timeout runs (a cold build of all of
+  // them takes tens of minutes on 2 cores).
+  await ensureBinaries([
+    'kubeseal',
+    'sealed-secrets-controller',
+    'helm',
+    'versitygw',
+    'timestamp-server',
+    'livekit-server',
+  ]);
   if (needsRealNode) {
-    await ensureBinaries(['kubelet', 'kube-proxy', 'coredns']);
+    await ensureBinaries(['kubelet', 'kube-proxy', 'coredns', 'kube-router']);
+  }
+  if (needsKind) {
+    await ensureBinaries(['kind', 'kubeadm', 'crictl', 'cni-plugins', 'etcd-kubeadm', 'local-path-provisioner']);
+  }
+  if (needsRealNode) {
     say("building or locating the real node's images");
     await ensureImages([...RUNTIME_IMAGES]);
   }
