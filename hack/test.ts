@@ -39,7 +39,7 @@ if (needsCluster) {
   say('building or locating the pinned binaries');
   await ensureBinaries(['kubeseal', 'sealed-secrets-controller', 'helm']);
   if (needsRealNode) {
-    await ensureBinaries(['kubelet', 'kube-proxy', 'coredns']);
+    await ensureBinaries(['kubelet', 'kube-proxy', 'coredns', 'kube-router']);
     say("building or locating the real node's images");
     await ensureImages([...RUNTIME_IMAGES]);
   }

@@ -15,7 +15,8 @@ export type Component =
   | 'kubeseal'
   | 'sealed-secrets-controller'
   | 'helm'
-  | 'coredns';
+  | 'coredns'
+  | 'kube-router';
 
 export const CONTROL_PLANE: Component[] = [
   'etcd',

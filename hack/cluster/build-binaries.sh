@@ -11,6 +11,9 @@ KWOK_VERSION=v0.7.0
 HELM_VERSION=v3.19.0
 SEALED_SECRETS_VERSION=v0.36.0
 COREDNS_VERSION=v1.15.0
+# kube-router: a TEST PEER only (network-policy controller enforcing NetworkPolicies on the real node). Known security
+# flaws are reported against this version: never ship it in the chart, the images or a production doc.
+KUBE_ROUTER_VERSION=v2.1.0
 
 CACHE="${WARROOM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warroom}"
 # Bump when a build recipe changes, so caches built by the old recipe are not reused.
@@ -105,6 +108,9 @@ for c in "${want[@]}"; do
       "github.com/bitnami-labs/sealed-secrets@$SEALED_SECRETS_VERSION" \
       github.com/bitnami-labs/sealed-secrets/cmd/controller "-X main.VERSION=$SEALED_SECRETS_VERSION") ;;
     coredns) d=$(build_wrapped coredns "github.com/coredns/coredns@$COREDNS_VERSION" github.com/coredns/coredns) ;;
+    kube-router) d=$(build_wrapped kube-router "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" \
+      github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+      "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION") ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
   echo "$c=$d"
