@@ -1,7 +1,18 @@
 import { API_VERSION, KIND } from './api/v1alpha1/incidentchannel.ts';
 import type { OperatorConfig } from './config.ts';
+import { type Channel, toChannel } from './controllers/incidentchannel/channel.ts';
+import {
+  ChildIndex,
+  type Projected,
+  projectMetadata,
+  projectNamespace,
+  projectPod,
+  projectService,
+  projectWorkload,
+} from './controllers/incidentchannel/children.ts';
 import { PRUNABLE_KINDS } from './controllers/incidentchannel/desired/index.ts';
 import type { EvidenceHook } from './controllers/incidentchannel/evidence-hook.ts';
+import { KubeChannelCluster } from './controllers/incidentchannel/kube-cluster.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY } from './controllers/incidentchannel/names.ts';
 import { IncidentChannelReconciler } from './controllers/incidentchannel/reconciler.ts';
 import { HttpRecorderClient } from './controllers/incidentchannel/recorder-client.ts';
@@ -14,7 +25,7 @@ import { loadKubeConfig } from './kube/config.ts';
 import { EventRecorder } from './kube/events.ts';
 import { LeaderElector } from './kube/leader.ts';
 import type { KubeObject } from './kube/objects.ts';
-import { metadataOnly, Reflector } from './kube/reflector.ts';
+import { Reflector } from './kube/reflector.ts';
 import { KubeRest } from './kube/rest.ts';
 import { sealingCertSource } from './kube/sealing-cert.ts';
 import type { Logger } from './observability/logger.ts';
@@ -37,7 +48,7 @@ export interface OperatorDeps {
 
 export interface Operator {
   metrics: Metrics;
-  channels: Reflector<KubeObject>;
+  channels: Reflector<Channel>;
   client: KubeClient;
   /** Caches synced, and (when leading) workers running: what /readyz reports. */
   ready(): boolean;
@@ -64,11 +75,13 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
     metrics: metrics.workqueue(CONTROLLER_NAME, CONTROLLER_NAME),
   });
 
-  const channels = new Reflector<KubeObject>({
+  // The cache holds each channel parsed once by the zod schema the CRD is generated from: typed end to end.
+  const channels = new Reflector<Channel>({
     rest,
     apiVersion: API_VERSION,
     kind: KIND,
     labelSelector: config.channelSelector,
+    transform: toChannel,
     log,
     metrics: metrics.reflector,
     relistIntervalMs: config.resyncPeriod,
@@ -83,7 +96,7 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
   metrics.warroom.countChannelPhasesWith(() => {
     const counts: Record<string, number> = {};
     for (const c of channels.list()) {
-      const phase = (c as { status?: { phase?: string } }).status?.phase ?? 'Pending';
+      const phase = c.status?.phase ?? 'Pending';
       counts[phase] = (counts[phase] ?? 0) + 1;
     }
     return counts;
@@ -94,10 +107,9 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
   });
   const evidence = deps.evidence ?? (await recorderEvidence(config, recorder, clock, log));
 
+  const childIndex = new ChildIndex();
   const reconciler = new IncidentChannelReconciler({
-    client,
-    getChannel: (name) => channels.get(name),
-    listChannels: () => channels.list(),
+    cluster: new KubeChannelCluster(client, channels, childIndex),
     now: () => clock.now(),
     emit: (obj, ev) => events.emit(obj, ev),
     evidence,
@@ -143,29 +155,50 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
     },
   });
 
-  // Children: a drifted or deleted object re-triggers its channel (the controller-runtime `Owns()` pattern).
-  const childKinds = [{ apiVersion: 'v1', kind: 'Namespace' }, ...PRUNABLE_KINDS];
+  // Children (the controller-runtime `Owns()` pattern): every object the operator makes or reads in war-room
+  // namespaces is watched by label and kept as a small projection; a change wakes its channel, which then reads
+  // readiness from these caches instead of asking the apiserver. Drift (not our own apply's echo) re-applies.
+  const childKinds: { apiVersion: string; kind: string; project: (o: KubeObject) => Projected<unknown> }[] = [
+    { apiVersion: 'v1', kind: 'Namespace', project: projectNamespace },
+    { apiVersion: 'v1', kind: 'Pod', project: projectPod },
+    ...PRUNABLE_KINDS.map(({ apiVersion, kind }) => ({
+      apiVersion,
+      kind,
+      project:
+        kind === 'Service'
+          ? projectService
+          : kind === 'StatefulSet' || kind === 'Deployment' || kind === 'Job'
+            ? projectWorkload
+            : projectMetadata,
+    })),
+  ];
+  const wake = (o: KubeObject, deleted: boolean) => {
+    const name = reconciler.noteChildEvent(o, deleted);
+    if (name) queue.add(name);
+  };
   const children = childKinds.map(
-    ({ apiVersion, kind }) =>
-      new Reflector<KubeObject>({
+    ({ apiVersion, kind, project }) =>
+      new Reflector<Projected<unknown>>({
         rest,
         apiVersion,
         kind,
         labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
-        transform: metadataOnly,
+        transform: project,
         log,
         metrics: metrics.reflector,
         relistIntervalMs: config.resyncPeriod,
         handlers: {
           onUpsert: (o, old) => {
-            if (!old) return;
-            const name = reconciler.noteChildEvent(o, false);
-            if (name) queue.add(name);
+            childIndex.upsert(o);
+            // A pod's status moved but nothing readiness reads did (its projection is the same): nothing to wake.
+            if (kind === 'Pod' && old && JSON.stringify(old.state) === JSON.stringify(o.state)) return;
+            wake(o, false);
           },
           onDelete: (o) => {
-            const name = reconciler.noteChildEvent(o, true);
-            if (name) queue.add(name);
+            childIndex.remove(o);
+            wake(o, true);
           },
+          onSync: (all) => childIndex.replaceKind(apiVersion, kind, all),
         },
       }),
   );

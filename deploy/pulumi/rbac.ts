@@ -39,7 +39,7 @@ export function operatorClusterRules(s: WarroomSettings): PolicyRule[] {
       verbs: CHILD_VERBS,
     },
     { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: CHILD_VERBS },
-    { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
     { apiGroups: ['apps'], resources: ['statefulsets', 'deployments'], verbs: CHILD_VERBS },
     { apiGroups: ['batch'], resources: ['jobs'], verbs: CHILD_VERBS },
     { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings', 'roles'], verbs: CHILD_VERBS },

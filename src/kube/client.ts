@@ -28,9 +28,9 @@ export class KubeClient {
     this.rest = rest;
   }
 
-  async get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+  async get<T extends KubeObject>(ref: ObjectRef, signal?: AbortSignal): Promise<T | undefined> {
     try {
-      return await this.rest.request<T>('GET', objectPath(ref));
+      return await this.rest.request<T>('GET', objectPath(ref), signal ? { signal } : {});
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -41,13 +41,14 @@ export class KubeClient {
   async list<T extends KubeObject>(
     apiVersion: string,
     kind: string,
-    opts: { namespace?: string; labelSelector?: string } = {},
+    opts: { namespace?: string; labelSelector?: string; signal?: AbortSignal } = {},
   ): Promise<T[]> {
     const items: T[] = [];
     let cont: string | undefined;
     do {
       const page = await this.rest.request<ListResult<T>>('GET', collectionPath(apiVersion, kind, opts.namespace), {
         query: { labelSelector: opts.labelSelector, limit: 500, continue: cont },
+        ...(opts.signal ? { signal: opts.signal } : {}),
       });
       for (const item of page.items) items.push({ ...item, apiVersion, kind });
       cont = page.metadata.continue || undefined;
@@ -56,16 +57,17 @@ export class KubeClient {
   }
 
   /** Server-side apply of the full intent for the fields we own (`force`: a controller owns what it declares). */
-  apply<T extends KubeObject>(obj: KubeObject): Promise<T> {
+  apply<T extends KubeObject>(obj: KubeObject, signal?: AbortSignal): Promise<T> {
     return this.rest.request<T>('PATCH', objectPath(refOf(obj)), {
       query: { fieldManager: FIELD_MANAGER, force: true },
       body: obj,
       contentType: APPLY,
+      ...(signal ? { signal } : {}),
     });
   }
 
   /** Server-side apply on the /status subresource. */
-  applyStatus<T extends KubeObject>(ref: ObjectRef, status: unknown): Promise<T> {
+  applyStatus<T extends KubeObject>(ref: ObjectRef, status: unknown, signal?: AbortSignal): Promise<T> {
     const body = {
       apiVersion: ref.apiVersion,
       kind: ref.kind,
@@ -76,28 +78,31 @@ export class KubeClient {
       query: { fieldManager: FIELD_MANAGER, force: true },
       body,
       contentType: APPLY,
+      ...(signal ? { signal } : {}),
     });
   }
 
   /** JSON patch; with a `test` op it fails with 422 instead of clobbering a concurrent change. */
-  jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: JsonPatchOp[]): Promise<T> {
+  jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: JsonPatchOp[], signal?: AbortSignal): Promise<T> {
     return this.rest.request<T>('PATCH', objectPath(ref), {
       query: { fieldManager: FIELD_MANAGER },
       body: ops,
       contentType: JSON_PATCH,
+      ...(signal ? { signal } : {}),
     });
   }
 
-  create<T extends KubeObject>(obj: KubeObject): Promise<T> {
+  create<T extends KubeObject>(obj: KubeObject, signal?: AbortSignal): Promise<T> {
     const { apiVersion, kind, metadata } = obj;
     return this.rest.request<T>('POST', collectionPath(apiVersion, kind, metadata.namespace), {
       query: { fieldManager: FIELD_MANAGER },
       body: obj,
+      ...(signal ? { signal } : {}),
     });
   }
 
   /** Deletes with background propagation; false when it was already gone. */
-  async delete(ref: ObjectRef, opts: { uid?: string } = {}): Promise<boolean> {
+  async delete(ref: ObjectRef, opts: { uid?: string; signal?: AbortSignal } = {}): Promise<boolean> {
     try {
       await this.rest.request('DELETE', objectPath(ref), {
         body: {
@@ -106,6 +111,7 @@ export class KubeClient {
           propagationPolicy: 'Background',
           ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
         },
+        ...(opts.signal ? { signal: opts.signal } : {}),
       });
       return true;
     } catch (err) {

@@ -37,7 +37,7 @@ export interface ReflectorOptions<T> {
    * often most of an object's size and never read by a controller; watchers that only need to know "a child changed"
    * should keep metadata alone (`metadataOnly`).
    */
-  transform?: (obj: T) => T;
+  transform?: (obj: KubeObject) => T;
 }
 
 /** Drops metadata.managedFields: routinely half an object's bytes, and nothing in a cache ever reads them. */
@@ -87,7 +87,8 @@ export class Reflector<T extends KubeObject> {
       relistIntervalMs: 30 * 60_000,
       backoffInitialMs: 500,
       backoffMaxMs: 30_000,
-      transform: withoutManagedFields,
+      // Without a transform the cache holds the object as the apiserver sent it (T is then KubeObject).
+      transform: (o: KubeObject) => withoutManagedFields(o) as T,
       ...opts,
     };
     this.resource = opts.kind.toLowerCase();
@@ -183,11 +184,11 @@ export class Reflector<T extends KubeObject> {
     let rv: string | undefined;
     do {
       const page = await this.#o.rest.request<{
-        items: T[];
+        items: KubeObject[];
         metadata: { resourceVersion?: string; continue?: string };
       }>('GET', path, { query: { labelSelector: this.#o.labelSelector, limit: 500, continue: cont } });
       for (const item of page.items) {
-        const obj = this.#o.transform({ ...item, apiVersion: this.#o.apiVersion, kind: this.#o.kind } as T);
+        const obj = this.#o.transform({ ...item, apiVersion: this.#o.apiVersion, kind: this.#o.kind });
         seen.set(keyOf(obj), obj);
       }
       rv = page.metadata.resourceVersion;
@@ -219,7 +220,7 @@ export class Reflector<T extends KubeObject> {
   async #watchOnce(): Promise<Error | null> {
     const timeoutSeconds = Math.round(this.#o.watchTimeoutSeconds * (1 + Math.random()));
     let failure: Error | undefined;
-    const handle = await this.#o.rest.watch<T>(
+    const handle = await this.#o.rest.watch<KubeObject>(
       collectionPath(this.#o.apiVersion, this.#o.kind, this.#o.namespace),
       {
         resourceVersion: this.#resourceVersion,
@@ -240,7 +241,7 @@ export class Reflector<T extends KubeObject> {
   }
 
   /** Applies one event; returns an error to end the watch (410 → relist, anything else → backoff). */
-  #apply(ev: WatchEvent<T>): Error | undefined {
+  #apply(ev: WatchEvent<KubeObject>): Error | undefined {
     if (ev.type === 'ERROR') {
       const status = ev.object as unknown as { code?: number; reason?: string; message?: string };
       return new ApiError(status.code ?? 500, status.reason ?? 'WatchError', status.message ?? 'watch error event');
@@ -249,7 +250,7 @@ export class Reflector<T extends KubeObject> {
       this.#resourceVersion = ev.object.metadata.resourceVersion ?? this.#resourceVersion;
       return undefined;
     }
-    const obj = this.#o.transform({ ...ev.object, apiVersion: this.#o.apiVersion, kind: this.#o.kind } as T);
+    const obj = this.#o.transform({ ...ev.object, apiVersion: this.#o.apiVersion, kind: this.#o.kind });
     this.#resourceVersion = obj.metadata.resourceVersion ?? this.#resourceVersion;
     const key = keyOf(obj);
     if (ev.type === 'DELETED') {

@@ -11,6 +11,8 @@ export interface RequestOptions {
   body?: unknown;
   contentType?: string;
   timeoutMs?: number;
+  /** The caller's cancellation (a reconcile's stop deadline); combined with the timeout. */
+  signal?: AbortSignal;
 }
 
 export interface WatchEvent<T> {
@@ -99,7 +101,7 @@ export class KubeRest {
       headers,
       body,
       dispatcher: ctx.getDispatcher(),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+      signal: withTimeout(opts.timeoutMs ?? 30_000, opts.signal),
     });
     if (!res.ok) throw await ApiError.fromResponse(method, path, res as unknown as Response);
     const text = await res.text();
@@ -156,4 +158,10 @@ export class KubeRest {
     })();
     return { done, abort: (reason = 'watch stopped') => controller.abort(new Error(reason)) };
   }
+}
+
+/** A timeout, and the caller's own cancellation when it has one: whichever comes first aborts the request. */
+function withTimeout(timeoutMs: number, signal: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal ? AbortSignal.any([timeout, signal]) : timeout;
 }

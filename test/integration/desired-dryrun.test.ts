@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { parseChannel } from '../../src/controllers/incidentchannel/channel.ts';
+import { channelState, toChannel } from '../../src/controllers/incidentchannel/channel.ts';
 import { type BuildContext, buildContext } from '../../src/controllers/incidentchannel/context-from-spec.ts';
 import { buildDesired } from '../../src/controllers/incidentchannel/desired/index.ts';
 import { renderSecret, secretPlan, secretValues } from '../../src/controllers/incidentchannel/desired/secrets.ts';
@@ -36,9 +36,10 @@ before(async () => {
   await cluster.ready();
   const doc = parse(readFileSync(new URL('../../examples/full.yaml', import.meta.url), 'utf8')) as KubeObject;
   // A fresh uid: a fresh namespace, so a re-run never meets the leftovers of a previous one.
-  const parsed = parseChannel({ ...doc, metadata: { ...doc.metadata, uid: randomUUID() } });
-  if (!parsed.ok) throw new Error(parsed.error);
-  ctx = buildContext(parsed.channel, {
+  const channel = toChannel({ ...doc, metadata: { ...doc.metadata, uid: randomUUID() } });
+  const state = channelState(channel);
+  if (!state) throw new Error(channel.parsed.ok ? 'unparsed' : channel.parsed.error);
+  ctx = buildContext(state, {
     namespacePrefix: 'dry',
     network: {
       podCidrs: ['10.244.0.0/16'],

@@ -11,54 +11,97 @@ export const ConditionType = {
   SynapseReady: 'SynapseReady',
   ElementReady: 'ElementReady',
   TurnReady: 'TurnReady',
+  CallsReady: 'CallsReady',
   UsersProvisioned: 'UsersProvisioned',
   Recording: 'Recording',
+  ImagesPinned: 'ImagesPinned',
   EvidenceArchived: 'EvidenceArchived',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
-/** CamelCase reasons (the metav1.Condition reason pattern); one vocabulary for every controller and the UI. */
-export const ConditionReason = {
-  // Generic progress
-  Reconciling: 'Reconciling',
-  Progressing: 'Progressing',
-  Succeeded: 'Succeeded',
-  AllComponentsReady: 'AllComponentsReady',
-  ComponentsNotReady: 'ComponentsNotReady',
-  ApplyFailed: 'ApplyFailed',
-  // Stalled
-  InvalidSpec: 'InvalidSpec',
-  TTLCapped: 'TTLCapped',
-  // Namespace
-  NamespaceActive: 'NamespaceActive',
-  NamespaceTerminating: 'NamespaceTerminating',
-  NamespaceMissing: 'NamespaceMissing',
-  // Secrets
-  SealedSecretsApplied: 'SealedSecretsApplied',
-  PlainSecretsApplied: 'PlainSecretsApplied',
-  SealingFailed: 'SealingFailed',
-  SealedSecretsControllerMissing: 'SealedSecretsControllerMissing',
-  // Workloads
-  RolloutInProgress: 'RolloutInProgress',
-  RolloutComplete: 'RolloutComplete',
-  CallsDisabled: 'CallsDisabled',
-  // Provisioning job
-  ProvisioningJobRunning: 'ProvisioningJobRunning',
-  ProvisioningJobSucceeded: 'ProvisioningJobSucceeded',
-  ProvisioningJobFailed: 'ProvisioningJobFailed',
-  // Recording
-  RecorderRunning: 'RecorderRunning',
-  RecorderNotReady: 'RecorderNotReady',
-  RecordingDisabled: 'RecordingDisabled',
-  // Teardown and evidence
-  CaseClosed: 'CaseClosed',
-  TTLExpired: 'TTLExpired',
-  ArchiveInProgress: 'ArchiveInProgress',
-  ArchiveVerified: 'ArchiveVerified',
-  ArchiveVerificationFailed: 'ArchiveVerificationFailed',
-  ArchiveForced: 'ArchiveForced',
-} as const;
-export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
+/** Why a pod of a workload is not coming up, in the kubelet's/scheduler's own words: a human has to act. */
+export const STUCK_POD_REASONS = [
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CrashLoopBackOff',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+  'Unschedulable',
+] as const;
+export type StuckPodReason = (typeof STUCK_POD_REASONS)[number];
+
+/** Reasons of a condition that follows one workload (or a pair, e.g. Synapse and its Postgres). */
+const WORKLOAD_REASONS = ['Ready', 'NotFound', 'NotReady', ...STUCK_POD_REASONS] as const;
+
+/**
+ * The whole vocabulary: for each condition type, the reasons it may carry. `Cond<T>` only accepts these, so an
+ * undeclared reason does not compile, and this table is what the README lists.
+ * kstatus polarity: Ready is normal-true and always present; Reconciling and Stalled are abnormal-true and present
+ * ONLY while true (removed when they stop holding), as kubectl wait, Flux and Argo CD expect.
+ */
+export const CONDITION_REASONS = {
+  Ready: [
+    'WarRoomReady',
+    'ExpiringSoon',
+    'Provisioning',
+    'Stalled',
+    'Archiving',
+    'CaseClosed',
+    'TTLExpired',
+    'Deleting',
+  ],
+  Reconciling: ['Provisioning', 'RetryingAfterError', 'TearingDown'],
+  Stalled: [
+    'InvalidSpec',
+    'ChildRejected',
+    'DuplicateCaseId',
+    'SealedSecretsUnavailable',
+    'ProvisioningFailed',
+    'EvidenceNotVerified',
+  ],
+  NamespaceReady: ['Active', 'NotCreated', 'Terminating', 'TearingDown', 'Deleted'],
+  SecretsSealed: ['Sealed', 'CreatedPlain', 'SealedSecretsUnavailable'],
+  SynapseReady: WORKLOAD_REASONS,
+  ElementReady: WORKLOAD_REASONS,
+  TurnReady: WORKLOAD_REASONS,
+  CallsReady: WORKLOAD_REASONS,
+  UsersProvisioned: ['Completed', 'NotFound', 'Running', 'ProvisioningFailed', ...STUCK_POD_REASONS],
+  Recording: ['RecorderRunning', 'RecorderNotReady', 'RecorderUnreachable', 'RecordingDisabled'],
+  ImagesPinned: ['DigestPinned', 'NotPinnedByDigest'],
+  EvidenceArchived: [
+    'Verified',
+    'RecordingDisabled',
+    'RecorderUnreachable',
+    'EvidenceStoreFailed',
+    'ArchiveVerificationFailed',
+  ],
+} as const satisfies Record<ConditionType, readonly string[]>;
+
+export type ReasonOf<T extends ConditionType> = (typeof CONDITION_REASONS)[T][number];
+
+/** Every reason of every type, by name (the metav1.Condition reason pattern is checked on all of them by a test). */
+export const ConditionReason = Object.fromEntries(
+  Object.values(CONDITION_REASONS)
+    .flat()
+    .map((r) => [r, r]),
+) as { readonly [R in (typeof CONDITION_REASONS)[ConditionType][number]]: R };
+export type ConditionReason = (typeof CONDITION_REASONS)[ConditionType][number];
+
+/** One condition as a phase states it: the reason must belong to the type. */
+export type Cond<T extends ConditionType = ConditionType> = T extends ConditionType
+  ? { type: T; status: ConditionStatus; reason: ReasonOf<T>; message: string }
+  : never;
+
+export function cond<T extends ConditionType>(
+  type: T,
+  status: ConditionStatus,
+  reason: ReasonOf<T>,
+  message: string,
+): Cond<T> {
+  return { type, status, reason, message } as Cond<T>;
+}
 
 /** A condition as a controller states it; `setCondition` decides its lastTransitionTime. */
 export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;

@@ -1,4 +1,5 @@
-import type { KubeObject } from '../../kube/objects.ts';
+import type { ReasonOf } from '../../api/v1alpha1/conditions.ts';
+import type { Channel } from './channel.ts';
 
 export interface ArchiveRecord {
   location: string;
@@ -11,14 +12,17 @@ export interface ArchiveRecord {
 export type EvidenceOutcome =
   | { kind: 'archived'; archive: ArchiveRecord }
   /** Nothing to export: recording is off for this channel, or there is no recorder to ask. */
-  | { kind: 'skipped'; reason: string; message: string }
+  | { kind: 'skipped'; reason: EvidenceReason; message: string }
   /** The export or its verification failed: the namespace must stay until an admin forces deletion. */
-  | { kind: 'failed'; reason: string; message: string };
+  | { kind: 'failed'; reason: EvidenceReason; message: string };
+
+/** Why there is no verified archive: the EvidenceArchived condition's reasons. */
+export type EvidenceReason = Exclude<ReasonOf<'EvidenceArchived'>, 'Verified'>;
 
 /**
  * The point in teardown where the transcript is sealed, exported and verified BEFORE the namespace goes. The
  * reconciler only knows this interface; the recorder work plugs the real exporter in.
  */
 export interface EvidenceHook {
-  export(channel: KubeObject, namespace: string): Promise<EvidenceOutcome>;
+  export(channel: Channel, namespace: string, signal?: AbortSignal): Promise<EvidenceOutcome>;
 }

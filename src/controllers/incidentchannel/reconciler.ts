@@ -1,36 +1,23 @@
 import { createHash } from 'node:crypto';
-import type { KubeClient } from '../../kube/client.ts';
-import { isNamespaceTerminating } from '../../kube/errors.ts';
+import { type Cond, type ConditionType, cond, setCondition } from '../../api/v1alpha1/conditions.ts';
 import type { EventInput } from '../../kube/events.ts';
-import type { KubeObject, ObjectRef } from '../../kube/objects.ts';
-import { type ChannelState, channelRef, parseChannel } from './channel.ts';
-import {
-  allocateRelayPorts,
-  type BuildContext,
-  buildContext,
-  imagesWithoutDigest,
-  type OperatorSettings,
-} from './context-from-spec.ts';
+import { type KubeObject, refOf } from '../../kube/objects.ts';
+import { ChildRejectedError, describeError, isPermanentRejection } from './apply-errors.ts';
+import { type Channel, type ChannelState, channelState, isTerminal } from './channel.ts';
+import type { Applied, ChannelCluster } from './cluster.ts';
+import { buildContext, type OperatorSettings } from './context-from-spec.ts';
 import { turnUris } from './desired/endpoints.ts';
 import { buildDesired, PRUNABLE_KINDS } from './desired/index.ts';
-import { secretPlan } from './desired/secrets.ts';
-import type { EvidenceHook, EvidenceOutcome } from './evidence-hook.ts';
+import type { EvidenceHook } from './evidence-hook.ts';
 import { decideExpiry, type ExpiryPolicy, type TeardownReason } from './expiry.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.ts';
-import {
-  ANNOTATION_CHANNEL_UID,
-  ANNOTATION_FORCE_DELETE,
-  LABEL_CHANNEL,
-  LABEL_COMPONENT,
-  LABEL_MANAGED_BY,
-  labelValue,
-  MANAGED_BY,
-  namespaceName,
-} from './names.ts';
-import { observeWorkloads } from './observe.ts';
+import { LABEL_COMPONENT, labelValue } from './names.ts';
+import { LIVE_PHASES, type PhaseDeps, type Scope } from './phases.ts';
 import type { RecorderClient } from './recorder-client.ts';
-import type { SecretsPhase } from './secrets-phase.ts';
-import { type ChannelStatus, computeStatus, type Observed, statusEquals, tornDownStatus } from './status.ts';
+import { RelayPortAllocator } from './relay-ports.ts';
+import type { SecretsEnsurer } from './secrets-phase.ts';
+import { type ChannelStatus, checkStatus, type LiveOutcome, liveStatus, statusEquals } from './status.ts';
+import { channelNamespace, tearDown } from './teardown.ts';
 
 export interface ReconcileResult {
   requeueAfter?: number;
@@ -38,20 +25,20 @@ export interface ReconcileResult {
 
 export interface ReconcileContext {
   log: { info(o: object, m: string): void; warn(o: object, m: string): void; debug(o: object, m: string): void };
+  /** Aborted at the stop deadline: handed to every request this reconcile makes. */
+  signal: AbortSignal;
 }
 
 export interface ReconcilerDeps {
-  client: KubeClient;
-  /** The reflector's cache: reconcile reads state from here, never one GET per reconcile. */
-  getChannel(name: string): KubeObject | undefined;
-  listChannels(): KubeObject[];
+  /** Writes to the apiserver; reads from the watch caches. */
+  cluster: ChannelCluster;
   now(): Date;
-  emit(channel: KubeObject, ev: EventInput): Promise<void>;
+  emit(channel: Channel, ev: EventInput): Promise<void>;
   evidence: EvidenceHook;
   /** The war room's recorder: its figures go into status, and the expiry warnings into #control through it. */
   recorder?: RecorderClient;
   /** Creates each channel Secret once (sealed, or plain with --secrets=plain); never reads one back. */
-  secrets: SecretsPhase;
+  secrets: SecretsEnsurer;
   expiry: ExpiryPolicy;
   settings: OperatorSettings;
   metrics: {
@@ -61,415 +48,388 @@ export interface ReconcilerDeps {
   };
 }
 
-const TEARDOWN_POLL_MS = 2_000;
-const EVIDENCE_RETRY_MS = 30_000;
-const PROVISIONING_POLL_MS = 3_000;
-/** How often a live war room's transcript figures (events, head hash) are refreshed into status. */
-const RECORDING_REFRESH_MS = 60_000;
-/** Longer than the apiserver takes to reclaim a leaked NodePort (three repair passes, 3 min apart). */
-const REFUSED_BLOCK_MS = 12 * 60_000;
-const NODE_PORT_TAKEN = /provided port is already allocated/;
+/** A transient error older than this is said in Reconciling's message (before that it is just retried). */
+const RETRY_VISIBLE_AFTER_MS = 60_000;
+/** A stalled channel looks again after 30 s, 1 min, 2 min, … at most every 15 min, unless its spec changes first. */
+const STALL_BACKOFF_MS = { first: 30_000, max: 15 * 60_000 };
+/** A duplicate waits for the live channel of its case to close; nothing about it changes until then. */
+const DUPLICATE_RECHECK_MS = 60_000;
 
-const recordedRelayPorts = (channel: ChannelState) =>
-  (channel.status as { relayPorts?: { min: number; max: number } } | undefined)?.relayPorts;
+/** Kinds whose events only tell about readiness: never applied by us, so never "drift". */
+const OBSERVED_ONLY = new Set(['Pod']);
+/** Kinds whose controllers write status: a change with the generation we applied is a status change, not drift. */
+const WITH_STATUS = new Set(['StatefulSet', 'Deployment', 'Job']);
 
 /**
- * One IncidentChannel, top to bottom like its lifecycle (the Cluster API shape): get → deletion → finalizer →
- * validation → expiry/closure → desired state → apply → prune → observe → status → requeue at the next deadline.
+ * One IncidentChannel, top to bottom like its lifecycle (the Cluster API shape): get → deletion (teardown) →
+ * finalizer → spec and case checks → expiry/closure → a scope → the live phases in order (namespace, policies,
+ * secrets, workloads, provisioning, recording, expiry warnings), each stating its condition → ONE status write, only
+ * when it changed → requeue at the next real deadline. Everything it observes comes from the watch caches, so a
+ * settled channel's reconcile makes no request.
  */
 export class IncidentChannelReconciler {
   readonly #d: ReconcilerDeps;
-  /** Fingerprint of the desired state last applied per channel, and the resourceVersions our applies produced. */
+  /** Fingerprint of the desired state last applied in full per channel, and what our applies left on each object. */
   readonly #applied = new Map<string, string>();
-  readonly #ourVersions = new Map<string, string>();
-  /**
-   * Relay blocks the apiserver refused ("provided port is already allocated") although no Service holds them: a
-   * client that died mid-request (an operator SIGKILLed while creating a Service) can leak NodePort allocations,
-   * which the apiserver's repair loop frees only after several 3-minute passes. Until then, probe other blocks.
-   */
-  readonly #refusedRelayBlocks = new Map<number, number>();
+  readonly #ours = new Map<string, Applied>();
+  /** Channel names by their label value (long names are hashed into labels), to route child events back. */
+  readonly #nameOfLabel = new Map<string, string>();
+  readonly #relay = new RelayPortAllocator();
+  readonly #failingSince = new Map<string, number>();
+  readonly #stalls = new Map<string, { generation: number | undefined; attempts: number }>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
   }
 
   async reconcile(name: string, rc: ReconcileContext): Promise<ReconcileResult> {
-    const obj = this.#d.getChannel(name);
-    if (!obj) {
-      this.#applied.delete(name);
+    const channel = this.#d.cluster.channel(name);
+    if (!channel) {
+      this.#forget(name);
       return {};
     }
-    const ref = channelRef(name);
+    this.#nameOfLabel.set(labelValue(name), name);
 
-    if (obj.metadata.deletionTimestamp) {
-      if (!hasFinalizer(obj)) return {};
-      const pending = await this.#teardown(obj, 'Deleted', rc);
+    if (channel.metadata.deletionTimestamp) {
+      if (!hasFinalizer(channel)) return {};
+      const pending = await tearDown(this.#teardownDeps(rc), channel, 'Deleted', rc.signal);
       if (pending !== 'done') return { requeueAfter: pending };
-      await removeFinalizer(this.#d.client, ref, obj);
-      this.#applied.delete(name);
-      this.#d.secrets.forget(obj.metadata.uid ?? '');
+      await removeFinalizer(this.#d.cluster, channel, rc.signal);
+      this.#d.secrets.forget(channel.metadata.uid ?? '');
+      this.#forget(name);
       rc.log.info({}, 'teardown complete; finalizer removed');
       return {};
     }
 
-    if (!hasFinalizer(obj)) {
-      await addFinalizer(this.#d.client, ref, obj);
+    if (!hasFinalizer(channel)) {
+      await addFinalizer(this.#d.cluster, channel, rc.signal);
       return {}; // the update event brings us back with the finalizer in place
     }
 
-    const parsed = parseChannel(obj);
-    if (!parsed.ok) {
-      await this.#writeStatus(obj, computeStatus(obj, { stalled: parsed.error }, this.#d.now()));
-      await this.#d.emit(obj, { type: 'Warning', reason: 'InvalidSpec', action: 'Validate', note: parsed.error });
-      return {}; // a spec change brings us back; retrying the same spec cannot help
-    }
-    const channel = parsed.channel;
+    if (isTerminal(channel.status)) return {}; // the CR stays as the record; nothing is ever rebuilt
 
-    if (channel.status?.phase === 'Closed' || channel.status?.phase === 'Expired') {
-      return {}; // terminal: the CR stays as the record; nothing is ever rebuilt
+    try {
+      const result = await this.#reconcileLive(channel, rc);
+      this.#failingSince.delete(name);
+      return result;
+    } catch (err) {
+      await this.#sayRetrying(channel, err, rc);
+      throw err; // the controller retries with backoff
+    }
+  }
+
+  async #reconcileLive(channel: Channel, rc: ReconcileContext): Promise<ReconcileResult> {
+    const state = channelState(channel);
+    if (!state) {
+      const message = channel.parsed.ok ? '' : channel.parsed.error;
+      return this.#stalled(channel, cond('Stalled', 'True', 'InvalidSpec', message), rc, 'Validate', {});
     }
 
+    const other = this.#liveChannelOfSameCase(channel, state);
+    if (other) {
+      const message = `caseId "${state.spec.caseId}" already has a live war room: IncidentChannel ${other}; close it (spec.closed: true) or fix caseId`;
+      const result = await this.#stalled(
+        channel,
+        cond('Stalled', 'True', 'DuplicateCaseId', message),
+        rc,
+        'Validate',
+        {},
+      );
+      return { requeueAfter: Math.min(result.requeueAfter ?? DUPLICATE_RECHECK_MS, DUPLICATE_RECHECK_MS) };
+    }
+
+    const now = this.#d.now();
     const decision = decideExpiry(
       {
-        createdAt: new Date(obj.metadata.creationTimestamp ?? this.#d.now()),
-        ttlMs: channel.ttlMs,
-        closed: channel.spec.closed ?? false,
+        createdAt: new Date(channel.metadata.creationTimestamp ?? now),
+        ttlMs: state.ttlMs,
+        closed: state.spec.closed,
         deleting: false,
         warningsSent: channel.status?.ttlWarningsSent ?? [],
       },
-      this.#d.now(),
+      now,
       this.#d.expiry,
     );
     if (decision.action === 'teardown') {
-      const pending = await this.#teardown(obj, decision.reason, rc, decision.expiresAt);
+      const pending = await tearDown(this.#teardownDeps(rc), channel, decision.reason, rc.signal, decision.expiresAt);
+      if (pending === 'done') this.#forget(channel.metadata.name);
       return pending === 'done' ? {} : { requeueAfter: pending };
     }
 
-    const relayPorts = await this.#relayPorts(channel);
-    const ctx = buildContext(channel, this.#d.settings, relayPorts);
-    const observed: Observed = {
-      expiresAt: decision.expiresAt,
-      ttlCapped: decision.ttlCapped,
-      namespace: ctx.namespace,
-      imagesWithoutDigest: imagesWithoutDigest(ctx),
-      endpoints: endpointsOf(ctx),
-    };
-    const desired = buildDesired(ctx);
+    const scope = this.#scope(channel, state, decision, rc);
+    let requeueAfter = decision.requeueAfterMs;
+    const deps = this.#phaseDeps(channel, rc);
     try {
-      await this.#applyDesired(name, ctx, desired, rc);
-      // Recorded only once the coturn Service holding these NodePorts was accepted.
-      if (relayPorts) observed.relayPorts = relayPorts;
-      observed.namespacePhase = await this.#namespacePhase(ctx.namespace);
-      const secrets = await this.#d.secrets.ensure(ctx, secretPlan(ctx));
-      observed.secrets = secrets;
-      if (secrets.ok && secrets.created.length > 0) {
-        await this.#d.emit(obj, {
-          type: 'Normal',
-          reason: 'SecretsCreated',
-          action: 'Provision',
-          note: `created ${secrets.created.length} secret(s) (${this.#d.settings.secretsMode ?? 'sealed'}): ${secrets.created.join(', ')}`,
-        });
+      for (const phase of LIVE_PHASES) {
+        const result = await phase(scope, deps);
+        scope.outcome.parts.push(...result.conditions);
+        if (result.requeueAfterMs !== undefined) requeueAfter = Math.min(requeueAfter, result.requeueAfterMs);
+        if (result.stop) {
+          scope.outcome.actedOnGeneration = false;
+          if (
+            result.conditions.some((c) => c.reason === 'SealedSecretsUnavailable' || c.reason === 'ProvisioningFailed')
+          ) {
+            const blocker = result.conditions.find((c) => c.status === 'False');
+            scope.outcome.stalled = cond(
+              'Stalled',
+              'True',
+              blocker?.reason === 'ProvisioningFailed' ? 'ProvisioningFailed' : 'SealedSecretsUnavailable',
+              blocker?.message ?? '',
+            );
+          }
+          break;
+        }
       }
-      observed.components = await observeWorkloads(this.#d.client, desired);
-      observed.recording = await this.#observeRecording(ctx, observed.components);
+      if (scope.outcome.actedOnGeneration) await this.#prune(scope, rc);
     } catch (err) {
-      if (relayPorts && !recordedRelayPorts(channel) && NODE_PORT_TAKEN.test(describeError(err))) {
-        this.#refusedRelayBlocks.set(relayPorts.min, this.#d.now().getTime() + REFUSED_BLOCK_MS);
-        rc.log.warn({ relayPorts }, 'the apiserver refused this relay block; trying another one next time');
-      }
-      observed.applyError = describeError(err);
-      await this.#writeStatus(obj, computeStatus(obj, observed, this.#d.now()));
-      throw err;
-    }
-    if (observed.secrets && !observed.secrets.ok) {
-      await this.#writeStatus(obj, computeStatus(obj, observed, this.#d.now()));
-      await this.#d.emit(obj, {
-        type: 'Warning',
-        reason: observed.secrets.reason,
-        action: 'Provision',
-        note: observed.secrets.message,
-      });
-      return { requeueAfter: observed.secrets.retryAfterMs ?? 30_000 };
+      if (!(err instanceof ChildRejectedError)) throw err;
+      scope.outcome.actedOnGeneration = false;
+      scope.outcome.stalled = cond('Stalled', 'True', 'ChildRejected', err.message);
     }
 
-    const warningsSent = [...(channel.status?.ttlWarningsSent ?? [])];
-    for (const before of decision.warningsDue) {
-      const note = `the war room closes in ${Math.round(before / 60_000)} min, at ${decision.expiresAt.toISOString()}`;
-      await this.#d.emit(obj, { type: 'Normal', reason: 'ExpiryWarning', action: 'Warn', note });
-      if (ctx.recording.enabled && this.#d.recorder) {
-        // Best effort: the Event above is the record; a recorder that is down must not hold the warning back.
-        await this.#d.recorder
-          .notice(
-            ctx.namespace,
-            `⚠️ This war room closes in ${Math.round(before / 60_000)} minutes (${decision.expiresAt.toISOString()}). Export anything you need; the transcript is archived automatically.`,
-          )
-          .catch((err: unknown) => rc.log.warn({ err: String(err) }, 'could not post the expiry warning in #control'));
-      }
-      warningsSent.push(before);
+    if (scope.outcome.stalled) {
+      return this.#stalled(channel, scope.outcome.stalled, rc, 'Provision', scope.outcome);
     }
-    observed.ttlWarningsSent = warningsSent;
-    const status = computeStatus(obj, observed, this.#d.now());
+    this.#stalls.delete(channel.metadata.name);
+
+    const status = liveStatus(channel, scope.outcome, this.#d.now());
     const wasReady = channel.status?.phase === 'Ready' || channel.status?.phase === 'Expiring';
-    await this.#writeStatus(obj, status);
+    await this.#writeStatus(channel, status, rc.signal);
     if (!wasReady && (status.phase === 'Ready' || status.phase === 'Expiring')) {
-      const created = Date.parse(obj.metadata.creationTimestamp ?? '');
+      const created = Date.parse(channel.metadata.creationTimestamp ?? '');
       if (Number.isFinite(created)) this.#d.metrics.channelReady((this.#d.now().getTime() - created) / 1000);
-      await this.#d.emit(obj, {
+      await this.#d.emit(channel, {
         type: 'Normal',
         reason: 'Ready',
         action: 'Provision',
-        note: `war room ready in ${ctx.namespace}`,
+        note: `war room ready in ${scope.ctx.namespace}`,
       });
     }
-    // Until every part is up, look again soon: workload readiness changes don't all reach us as events.
-    const settling =
-      status.phase === 'Provisioning'
-        ? PROVISIONING_POLL_MS
-        : ctx.recording.enabled && this.#d.recorder
-          ? RECORDING_REFRESH_MS
-          : Number.POSITIVE_INFINITY;
-    return { requeueAfter: Math.min(decision.requeueAfterMs, settling) };
+    // No polling: changes of the workloads and pods wake this channel through the watch caches.
+    return Number.isFinite(requeueAfter) ? { requeueAfter } : {};
   }
 
-  /** Asks the recorder for its figures once Synapse (whose pod it shares) is up; otherwise the last figures stand. */
-  async #observeRecording(ctx: BuildContext, components: Observed['components']): Promise<Observed['recording']> {
-    if (!ctx.recording.enabled) return { enabled: false };
-    const synapseUp = components?.some((c) => c.type === 'SynapseReady' && c.status === 'True');
-    if (!this.#d.recorder || !synapseUp) return undefined;
-    try {
-      const s = await this.#d.recorder.status(ctx.namespace);
-      return { enabled: true, reachable: true, ready: s.ready, events: s.events, headHash: s.headHash };
-    } catch (err) {
-      return { enabled: true, reachable: false, message: describeError(err) };
-    }
-  }
-
-  /**
-   * The relay block of a channel whose spec names none. NodePorts are cluster-wide, and the coturn Services that hold
-   * them are the truth: the block recorded in status (written only once its Service was accepted), else the block this
-   * channel's own Service already holds (a crash before the status write), else a block no live coturn Service and no
-   * other channel's record covers. Two
-   * channels picking one free block at once: the apiserver refuses the second Service, which retries and moves on.
-   */
-  async #relayPorts(channel: ChannelState): Promise<{ min: number; max: number } | undefined> {
-    if (channel.spec.calls?.enabled === false || channel.spec.calls?.turn?.relayPorts) return undefined;
-    // Checked first so a settled channel never lists every coturn Service in the cluster on its reconciles.
-    const recorded = recordedRelayPorts(channel);
-    if (recorded) return recorded;
-    const namespace = namespaceName(channel.spec.caseId, channel.uid, this.#d.settings.namespacePrefix);
-    const services = await this.#d.client.list<KubeObject & { spec?: { ports?: { nodePort?: number }[] } }>(
-      'v1',
-      'Service',
-      { labelSelector: `${LABEL_COMPONENT}=coturn,${LABEL_MANAGED_BY}=${MANAGED_BY}` },
-    );
-    const held = (svc: (typeof services)[number]) => {
-      const ports = (svc.spec?.ports ?? []).map((p) => p.nodePort).filter((p): p is number => p !== undefined);
-      return ports.length > 0 ? { min: Math.min(...ports), max: Math.max(...ports) } : undefined;
-    };
-    const own = services.find((svc) => svc.metadata.namespace === namespace);
-    const ownBlock = own ? held(own) : undefined;
-    if (ownBlock) return ownBlock;
-    const taken: { min: number; max: number }[] = [];
-    for (const svc of services) {
-      const block = held(svc);
-      if (block) taken.push(block);
-    }
-    for (const other of this.#d.listChannels()) {
-      if (other.metadata.uid === channel.uid) continue;
-      const o = other as {
-        spec?: { calls?: { turn?: { relayPorts?: { min: number; max: number } } } };
-        status?: { phase?: string; relayPorts?: { min: number; max: number } };
-      };
-      if (o.status?.phase === 'Closed' || o.status?.phase === 'Expired') continue;
-      const block = o.status?.relayPorts ?? o.spec?.calls?.turn?.relayPorts;
-      if (block) taken.push(block);
-    }
-    const now = this.#d.now().getTime();
-    for (const [min, until] of this.#refusedRelayBlocks) {
-      if (until <= now) this.#refusedRelayBlocks.delete(min);
-      else taken.push({ min, max: min });
-    }
-    return allocateRelayPorts(channel.uid, taken);
-  }
-
-  /** A child we labelled changed: unless it is the echo of our own apply, the next reconcile must re-apply. */
-  noteChildEvent(child: KubeObject, deleted: boolean): string | undefined {
-    const channel = child.metadata.labels?.[LABEL_CHANNEL];
-    if (!channel) return undefined;
-    const key = objectKey(child);
-    if (!deleted && this.#ourVersions.get(key) === child.metadata.resourceVersion) return undefined;
-    this.#ourVersions.delete(key);
-    for (const name of this.#applied.keys()) {
-      if (labelValue(name) === channel) {
-        this.#applied.delete(name);
-        return name;
-      }
-    }
-    return undefined;
-  }
-
-  async #applyDesired(name: string, ctx: BuildContext, desired: KubeObject[], rc: ReconcileContext): Promise<void> {
+  /** Builds the scope: relay ports, build context, desired objects, and the apply step that skips what is settled. */
+  #scope(
+    channel: Channel,
+    state: ChannelState,
+    decision: Scope['decision'],
+    rc: ReconcileContext,
+  ): Scope & { outcome: LiveOutcome } {
+    const prefix = this.#d.settings.namespacePrefix;
+    const namespace = channelNamespace(channel, prefix) ?? '';
+    const nowMs = this.#d.now().getTime();
+    const relayPorts = this.#relay.blockFor(state, namespace, this.#d.cluster, nowMs);
+    const ctx = buildContext(state, this.#d.settings, relayPorts);
+    const desired = buildDesired(ctx);
+    const name = channel.metadata.name;
     const fingerprint = createHash('sha256').update(JSON.stringify(desired)).digest('hex');
-    if (this.#applied.get(name) === fingerprint) return; // idle resync: nothing changed, nothing drifted
-    // Stages keep the guarantees that matter (the namespace exists, then every NetworkPolicy is in place before any
-    // workload, and the provisioning Job comes last); within a stage the applies run in parallel.
-    for (const stage of applyStages(desired)) {
+    const settled = this.#applied.get(name) === fingerprint;
+    const turn = turnUris(ctx);
+    const components = new Set(desired.map((o) => o.metadata.labels?.[LABEL_COMPONENT]));
+    const required: ConditionType[] = ['NamespaceReady', 'SecretsSealed', 'SynapseReady', 'ElementReady'];
+    if (components.has('coturn')) required.push('TurnReady');
+    if (components.has('livekit')) required.push('CallsReady');
+    required.push('UsersProvisioned');
+    const outcome: LiveOutcome = {
+      parts: [],
+      required,
+      fields: {
+        namespace: ctx.namespace,
+        expiresAt: decision.expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        endpoints: {
+          ...(ctx.elementUrl ? { element: ctx.elementUrl } : {}),
+          homeserver: ctx.publicBaseUrl,
+          ...(turn.length > 0 ? { turn } : {}),
+        },
+      },
+      // The recorder is asked only once Synapse is up: until then its last word stands.
+      keep: ['Recording'],
+      actedOnGeneration: true,
+      readyMessage: `war room ready in ${ctx.namespace}; expires ${decision.expiresAt.toISOString()}${decision.ttlCapped ? ' (ttl capped by the operator --max-ttl)' : ''}`,
+      warned: false,
+    };
+    const apply = async (objs: KubeObject[]): Promise<Map<string, Applied>> => {
+      const results = new Map<string, Applied>();
+      if (settled || objs.length === 0) return results;
       await Promise.all(
-        stage.map(async (obj) => {
+        objs.map(async (obj) => {
           try {
-            const live = await this.#d.client.apply<KubeObject>(obj);
-            this.#ourVersions.set(objectKey(obj), live.metadata.resourceVersion ?? '');
+            const applied = await this.#d.cluster.apply(obj, rc.signal);
+            this.#ours.set(objectKey(obj), applied);
+            results.set(obj.metadata.name, applied);
           } catch (err) {
-            if (isNamespaceTerminating(err)) {
-              throw new Error(`namespace ${ctx.namespace} is terminating; waiting for it to go`);
+            if (relayPorts && !state.status?.relayPorts && obj.kind === 'Service') {
+              if (this.#relay.noteRefusal(relayPorts, describeError(err), this.#d.now().getTime())) {
+                rc.log.warn({ relayPorts }, 'the apiserver refused this relay block; trying another one next time');
+                throw err; // transient for this channel: the next pass picks another block
+              }
             }
+            if (isPermanentRejection(err)) throw new ChildRejectedError(obj, err);
             throw err;
           }
         }),
       );
-    }
-    await this.#prune(ctx, desired, rc);
-    this.#applied.set(name, fingerprint);
+      // Recorded only once the coturn Service holding these NodePorts was accepted.
+      if (relayPorts && objs.some((o) => o.kind === 'Service' && o.metadata.labels?.[LABEL_COMPONENT] === 'coturn')) {
+        outcome.fields.relayPorts = relayPorts;
+      }
+      return results;
+    };
+    if (relayPorts && state.status?.relayPorts) outcome.fields.relayPorts = relayPorts;
+    if (relayPorts && settled) outcome.fields.relayPorts = relayPorts;
+    const scope = { channel: state, ctx, desired, decision, signal: rc.signal, apply, outcome };
+    return Object.assign(scope, { fingerprint, settled });
   }
 
   /** Deletes what we labelled for this channel but no longer build (e.g. the Postgres policy after a switch). */
-  async #prune(ctx: BuildContext, desired: KubeObject[], rc: ReconcileContext): Promise<void> {
-    const wanted = new Set(desired.map(objectKey));
-    await Promise.all(
-      PRUNABLE_KINDS.map(async ({ apiVersion, kind }) => {
-        const live = await this.#d.client.list(apiVersion, kind, {
-          namespace: ctx.namespace,
-          labelSelector: `${LABEL_CHANNEL}=${labelValue(ctx.channel.name)}`,
-        });
-        for (const obj of live) {
-          if (wanted.has(objectKey(obj))) continue;
-          rc.log.info({ kind, object: obj.metadata.name }, 'pruning an object that is no longer desired');
-          await this.#d.client.delete({ apiVersion, kind, namespace: ctx.namespace, name: obj.metadata.name });
-        }
-      }),
-    );
-  }
-
-  async #namespacePhase(namespace: string): Promise<string | undefined> {
-    const ns = await this.#d.client.get<KubeObject & { status?: { phase?: string } }>({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      name: namespace,
-    });
-    return ns?.status?.phase;
+  async #prune(scope: Scope, rc: ReconcileContext): Promise<void> {
+    const name = scope.ctx.channel.name;
+    const fingerprint = createHash('sha256').update(JSON.stringify(scope.desired)).digest('hex');
+    if (this.#applied.get(name) === fingerprint) return;
+    const wanted = new Set(scope.desired.map(objectKey));
+    const prunable = new Set(PRUNABLE_KINDS.map((k) => `${k.apiVersion}/${k.kind}`));
+    for (const obj of this.#d.cluster.labelled(scope.ctx.namespace, labelValue(name))) {
+      if (!prunable.has(`${obj.apiVersion}/${obj.kind}`) || wanted.has(objectKey(obj))) continue;
+      rc.log.info({ kind: obj.kind, object: obj.metadata.name }, 'pruning an object that is no longer desired');
+      await this.#d.cluster.delete(refOf(obj), {}, rc.signal);
+    }
+    this.#applied.set(name, fingerprint);
   }
 
   /**
-   * Export and verify the evidence, THEN delete the namespace, then record the terminal phase. Returns 'done' when the
-   * namespace is gone (or never existed), else when to look again.
+   * A human must act. Status says why (naming the field or the child), a Warning event too, and the channel looks
+   * again with exponential backoff instead of a hot loop; a spec change wakes it at once.
    */
-  async #teardown(
-    obj: KubeObject,
-    reason: TeardownReason,
+  async #stalled(
+    channel: Channel,
+    stalled: Cond<'Stalled'>,
     rc: ReconcileContext,
-    expiresAt?: Date,
-  ): Promise<'done' | number> {
-    const state = (obj as { status?: ChannelState['status'] }).status;
-    const caseId = (obj as { spec?: { caseId?: unknown } }).spec?.caseId;
-    const namespace =
-      state?.namespace ??
-      (typeof caseId === 'string' && obj.metadata.uid ? namespaceName(caseId, obj.metadata.uid) : undefined);
-    const nsRef: ObjectRef = { apiVersion: 'v1', kind: 'Namespace', name: namespace ?? '' };
-    const ns = namespace ? await this.#d.client.get(nsRef) : undefined;
-    const ours = ns && ns.metadata.annotations?.[ANNOTATION_CHANNEL_UID] === obj.metadata.uid;
-
-    if (ours && !ns.metadata.deletionTimestamp) {
-      if (reason !== 'Deleted' && !state?.archive && state?.phase !== 'Archiving') {
-        // Sealing and exporting a long transcript takes a while: say what is happening before doing it.
-        await this.#writeStatus(obj, tornDownStatus(obj, { phase: 'Archiving', reason }, this.#d.now()));
-      }
-      const evidence: EvidenceOutcome = state?.archive
-        ? { kind: 'archived', archive: state.archive }
-        : await this.#d.evidence.export(obj, namespace ?? '');
-      const forced = obj.metadata.annotations?.[ANNOTATION_FORCE_DELETE] === 'true';
-      if (evidence.kind === 'failed' && !forced) {
-        rc.log.warn({ reason: evidence.reason }, 'evidence could not be verified; keeping the namespace');
-        if (reason !== 'Deleted') {
-          await this.#writeStatus(obj, tornDownStatus(obj, { phase: 'Archiving', reason, evidence }, this.#d.now()));
-        }
-        await this.#d.emit(obj, {
-          type: 'Warning',
-          reason: 'EvidenceNotArchived',
-          action: 'Archive',
-          note: evidence.message,
-        });
-        return EVIDENCE_RETRY_MS; // each attempt asks the recorder to seal again: not every 2 s
-      }
-      if (reason !== 'Deleted') {
-        await this.#writeStatus(obj, tornDownStatus(obj, { phase: 'Archiving', reason, evidence }, this.#d.now()));
-      }
-      await this.#d.client.delete(nsRef, { uid: ns.metadata.uid });
-      if (expiresAt && reason === 'TTLExpired') {
-        this.#d.metrics.ttlLateness(Math.max(0, (this.#d.now().getTime() - expiresAt.getTime()) / 1000));
-      }
-      this.#d.metrics.teardown(reason);
-      rc.log.info({ namespace, reason }, 'namespace delete requested');
-      await this.#d.emit(obj, {
-        type: 'Normal',
-        reason: 'NamespaceDeleted',
-        action: 'Teardown',
-        note: `${teardownWhy(reason)}: deleting namespace ${namespace}`,
-      });
-      return TEARDOWN_POLL_MS;
-    }
-    if (ours) return TEARDOWN_POLL_MS; // terminating: the namespace controller is still removing its contents
-
-    if (reason !== 'Deleted') {
-      await this.#writeStatus(
-        obj,
-        tornDownStatus(obj, { phase: reason === 'CaseClosed' ? 'Closed' : 'Expired', reason }, this.#d.now()),
-      );
-      await this.#d.emit(obj, {
-        type: 'Normal',
-        reason: reason,
-        action: 'Teardown',
-        note: `${teardownWhy(reason)}; namespace gone`,
-      });
-    }
-    this.#applied.delete(obj.metadata.name);
-    return 'done';
+    action: string,
+    partial: Partial<LiveOutcome>,
+  ): Promise<ReconcileResult> {
+    const outcome: LiveOutcome = {
+      parts: partial.parts ?? [],
+      required: [],
+      fields: partial.fields ?? {},
+      keep: [
+        'Recording',
+        'NamespaceReady',
+        'SecretsSealed',
+        'SynapseReady',
+        'ElementReady',
+        'TurnReady',
+        'CallsReady',
+        'UsersProvisioned',
+        'ImagesPinned',
+      ],
+      actedOnGeneration: false,
+      readyMessage: '',
+      warned: partial.warned ?? false,
+      stalled,
+    };
+    await this.#writeStatus(channel, liveStatus(channel, outcome, this.#d.now()), rc.signal);
+    await this.#d.emit(channel, { type: 'Warning', reason: stalled.reason, action, note: stalled.message });
+    rc.log.warn({ reason: stalled.reason }, stalled.message);
+    const name = channel.metadata.name;
+    const prev = this.#stalls.get(name);
+    const attempts = prev && prev.generation === channel.metadata.generation ? prev.attempts + 1 : 0;
+    this.#stalls.set(name, { generation: channel.metadata.generation, attempts });
+    return { requeueAfter: Math.min(STALL_BACKOFF_MS.first * 2 ** attempts, STALL_BACKOFF_MS.max) };
   }
 
-  async #writeStatus(obj: KubeObject, status: ChannelStatus): Promise<void> {
-    const current = (obj as { status?: ChannelStatus }).status;
-    if (current && statusEquals(current, status)) return; // an idle resync writes nothing
-    await this.#d.client.applyStatus(channelRef(obj.metadata.name), status);
+  /** A transient error that has lasted over a minute shows in Reconciling's message; the phase stays as it was. */
+  async #sayRetrying(channel: Channel, err: unknown, rc: ReconcileContext): Promise<void> {
+    const name = channel.metadata.name;
+    const now = this.#d.now();
+    const since = this.#failingSince.get(name) ?? now.getTime();
+    this.#failingSince.set(name, since);
+    if (now.getTime() - since < RETRY_VISIBLE_AFTER_MS || !channel.status?.phase) return;
+    const message = `retrying since ${new Date(since).toISOString()}: ${describeError(err)}`;
+    const retrying = cond('Reconciling', 'True', 'RetryingAfterError', message);
+    const generation = channel.metadata.generation;
+    const conditions = setCondition(
+      channel.status.conditions ?? [],
+      { ...retrying, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
+      now,
+    );
+    const status: ChannelStatus = { ...channel.status, phase: channel.status.phase, conditions };
+    await this.#writeStatus(channel, status, rc.signal).catch((e: unknown) =>
+      rc.log.warn({ err: describeError(e) }, 'could not say so in status either'),
+    );
+  }
+
+  /** Another live (not closed, not being deleted) channel with the same case: the older one keeps the war room. */
+  #liveChannelOfSameCase(channel: Channel, state: ChannelState): string | undefined {
+    const caseKey = state.spec.caseId.toLowerCase();
+    const mine = olderFirst(channel);
+    for (const other of this.#d.cluster.channels()) {
+      if (other.metadata.uid === channel.metadata.uid || !other.parsed.ok) continue;
+      if (other.parsed.spec.caseId.toLowerCase() !== caseKey) continue;
+      if (other.metadata.deletionTimestamp || other.parsed.spec.closed || isTerminal(other.status)) continue;
+      if (olderFirst(other) < mine) return other.metadata.name;
+    }
+    return undefined;
+  }
+
+  async #writeStatus(channel: Channel, status: ChannelStatus, signal: AbortSignal): Promise<void> {
+    if (statusEquals(channel.status, status)) return; // an idle resync writes nothing
+    await this.#d.cluster.applyStatus(channel.metadata.name, checkStatus(status), signal);
+  }
+
+  #phaseDeps(channel: Channel, rc: ReconcileContext): PhaseDeps {
+    return {
+      cluster: this.#d.cluster,
+      secrets: this.#d.secrets,
+      ...(this.#d.recorder ? { recorder: this.#d.recorder } : {}),
+      emitNormal: (reason, action, note) => this.#d.emit(channel, { type: 'Normal', reason, action, note }),
+      emitWarning: (reason, action, note) => this.#d.emit(channel, { type: 'Warning', reason, action, note }),
+      log: rc.log,
+    };
+  }
+
+  #teardownDeps(rc: ReconcileContext) {
+    return {
+      cluster: this.#d.cluster,
+      evidence: this.#d.evidence,
+      namespacePrefix: this.#d.settings.namespacePrefix,
+      now: () => this.#d.now(),
+      emit: (c: Channel, ev: EventInput) => this.#d.emit(c, ev),
+      writeStatus: (c: Channel, s: ChannelStatus, signal: AbortSignal) => this.#writeStatus(c, s, signal),
+      metrics: this.#d.metrics,
+      log: rc.log,
+    };
+  }
+
+  #forget(name: string): void {
+    this.#applied.delete(name);
+    this.#failingSince.delete(name);
+    this.#stalls.delete(name);
+  }
+
+  /**
+   * A child changed in the watch caches: returns the channel to reconcile. Our own apply's echo and a status change
+   * (same generation as we applied) only wake it to read readiness; anything else is drift, so the next reconcile
+   * applies again.
+   */
+  noteChildEvent(child: KubeObject, deleted: boolean): string | undefined {
+    const label = child.metadata.labels?.['warroom.dev/channel'];
+    const name = label === undefined ? undefined : this.#nameOfLabel.get(label);
+    if (name === undefined) return undefined;
+    if (OBSERVED_ONLY.has(child.kind)) return name;
+    const key = objectKey(child);
+    const ours = this.#ours.get(key);
+    const echo = ours?.resourceVersion === child.metadata.resourceVersion;
+    const statusOnly = WITH_STATUS.has(child.kind) && ours?.generation === child.metadata.generation;
+    if (deleted || !(echo || statusOnly)) {
+      this.#ours.delete(key);
+      this.#applied.delete(name);
+    }
+    return name;
   }
 }
 
-const STAGE_OF_KIND: Record<string, number> = { Namespace: 0, NetworkPolicy: 1, Job: 3 };
-
-/** Groups the ordered desired objects into stages applied one after another (see #applyDesired). */
-export function applyStages(desired: KubeObject[]): KubeObject[][] {
-  const stages: KubeObject[][] = [[], [], [], []];
-  for (const o of desired) stages[STAGE_OF_KIND[o.kind] ?? 2]?.push(o);
-  return stages.filter((s) => s.length > 0);
-}
+/** Creation time, then name: a stable order in which the first live channel of a case wins. */
+const olderFirst = (c: Channel) => `${c.metadata.creationTimestamp ?? ''}/${c.metadata.name}`;
 
 const objectKey = (o: KubeObject) => `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-
-function teardownWhy(reason: TeardownReason): string {
-  return {
-    Deleted: 'the IncidentChannel was deleted',
-    CaseClosed: 'the case was closed',
-    TTLExpired: 'the TTL ran out',
-  }[reason];
-}
-
-function endpointsOf(ctx: BuildContext): Observed['endpoints'] {
-  const turn = turnUris(ctx)[0];
-  return {
-    ...(ctx.elementUrl ? { element: ctx.elementUrl } : {}),
-    homeserver: ctx.publicBaseUrl,
-    ...(turn ? { turn } : {}),
-  };
-}
-
-function describeError(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).slice(0, 1000);
-}

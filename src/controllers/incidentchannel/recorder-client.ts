@@ -13,11 +13,11 @@ export type RecorderStatus = Pick<
 >;
 
 export interface RecorderClient {
-  status(namespace: string): Promise<RecorderStatus>;
+  status(namespace: string, signal?: AbortSignal): Promise<RecorderStatus>;
   /** Catch up, write the final record, and return the unsigned export (a tar); idempotent on the recorder's side. */
-  seal(namespace: string): Promise<Uint8Array>;
+  seal(namespace: string, signal?: AbortSignal): Promise<Uint8Array>;
   /** An m.notice in the war room's #control room. */
-  notice(namespace: string, text: string): Promise<void>;
+  notice(namespace: string, text: string, signal?: AbortSignal): Promise<void>;
 }
 
 export interface RecorderUrls {
@@ -56,8 +56,13 @@ export class HttpRecorderClient implements RecorderClient {
     this.#maxExportBytes = opts.maxExportBytes ?? 2 * 1024 ** 3;
   }
 
-  async status(namespace: string): Promise<RecorderStatus> {
-    const res = await this.#fetch(this.#url('status', namespace, '/status'), { method: 'GET' }, this.#statusTimeoutMs);
+  async status(namespace: string, signal?: AbortSignal): Promise<RecorderStatus> {
+    const res = await this.#fetch(
+      this.#url('status', namespace, '/status'),
+      { method: 'GET' },
+      this.#statusTimeoutMs,
+      signal,
+    );
     const body = (await res.json()) as Partial<RecorderStatus>;
     return {
       ready: body.ready === true,
@@ -70,8 +75,13 @@ export class HttpRecorderClient implements RecorderClient {
     };
   }
 
-  async seal(namespace: string): Promise<Uint8Array> {
-    const res = await this.#fetch(this.#url('control', namespace, '/seal'), { method: 'POST' }, this.#sealTimeoutMs);
+  async seal(namespace: string, signal?: AbortSignal): Promise<Uint8Array> {
+    const res = await this.#fetch(
+      this.#url('control', namespace, '/seal'),
+      { method: 'POST' },
+      this.#sealTimeoutMs,
+      signal,
+    );
     const declared = Number(res.headers.get('content-length') ?? '0');
     if (declared > this.#maxExportBytes) {
       await res.body?.cancel();
@@ -84,11 +94,12 @@ export class HttpRecorderClient implements RecorderClient {
     return bytes;
   }
 
-  async notice(namespace: string, text: string): Promise<void> {
+  async notice(namespace: string, text: string, signal?: AbortSignal): Promise<void> {
     await this.#fetch(
       this.#url('control', namespace, '/notices'),
       { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) },
       this.#statusTimeoutMs,
+      signal,
     );
   }
 
@@ -96,10 +107,11 @@ export class HttpRecorderClient implements RecorderClient {
     return `${this.#urls[kind].replaceAll('{namespace}', encodeURIComponent(namespace)).replace(/\/$/, '')}${path}`;
   }
 
-  async #fetch(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  async #fetch(url: string, init: RequestInit, timeoutMs: number, signal?: AbortSignal): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      const timeout = AbortSignal.timeout(timeoutMs);
+      res = await fetch(url, { ...init, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));

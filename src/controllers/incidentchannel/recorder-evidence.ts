@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { toMetaTime } from '../../api/v1alpha1/conditions.ts';
 import { signExportOffThread, verifyArchiveOffThread } from '../../evidence/offload.ts';
 import type { EvidenceStore } from '../../evidence/store.ts';
-import type { KubeObject } from '../../kube/objects.ts';
+import type { Channel } from './channel.ts';
 import type { EvidenceHook, EvidenceOutcome } from './evidence-hook.ts';
 import { type RecorderClient, RecorderUnreachableError } from './recorder-client.ts';
 
@@ -35,9 +35,9 @@ export class RecorderEvidence implements EvidenceHook {
     this.#d = deps;
   }
 
-  async export(channel: KubeObject, namespace: string): Promise<EvidenceOutcome> {
-    const spec = (channel as { spec?: { caseId?: string; recording?: { enabled?: boolean } } }).spec;
-    if (spec?.recording?.enabled === false) {
+  async export(channel: Channel, namespace: string, signal?: AbortSignal): Promise<EvidenceOutcome> {
+    const spec = channel.parsed.ok ? channel.parsed.spec : undefined;
+    if (spec?.recording.enabled === false) {
       return {
         kind: 'skipped',
         reason: 'RecordingDisabled',
@@ -46,12 +46,12 @@ export class RecorderEvidence implements EvidenceHook {
     }
     const started = performance.now();
     await this.#d.recorder
-      .notice(namespace, 'This war room is closing now: the transcript is being sealed and archived.')
+      .notice(namespace, 'This war room is closing now: the transcript is being sealed and archived.', signal)
       .catch((err: unknown) => this.#d.log?.warn({ err: String(err) }, 'could not post the closing notice'));
 
     let unsigned: Uint8Array;
     try {
-      unsigned = await this.#d.recorder.seal(namespace);
+      unsigned = await this.#d.recorder.seal(namespace, signal);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (err instanceof RecorderUnreachableError && this.#d.policy === 'skip-unreachable') {

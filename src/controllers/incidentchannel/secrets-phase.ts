@@ -1,5 +1,4 @@
 import { generateSecretMaterial, generateToken } from '../../crypto/secret-material.ts';
-import type { KubeClient } from '../../kube/client.ts';
 import { isConflict } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import type { SealingCertSource } from '../../kube/sealing-cert.ts';
@@ -9,21 +8,37 @@ import { LABEL_CHANNEL, labelValue } from './names.ts';
 
 export type SecretsOutcome =
   | { ok: true; created: string[]; total: number }
-  | { ok: false; reason: string; message: string; retryAfterMs: number };
+  | { ok: false; reason: 'SealedSecretsUnavailable'; message: string; retryAfterMs: number };
+
+/** The two calls this phase makes; the KubeClient has them, and so does the unit tier's in-memory double. */
+export interface SecretsClient {
+  list(
+    apiVersion: string,
+    kind: string,
+    opts: { namespace?: string; labelSelector?: string; signal?: AbortSignal },
+  ): Promise<KubeObject[]>;
+  create(obj: KubeObject, signal?: AbortSignal): Promise<KubeObject>;
+}
+
+/** What the reconciler needs of the secrets phase. */
+export interface SecretsEnsurer {
+  ensure(ctx: BuildContext, plan: SecretEntry[], signal?: AbortSignal): Promise<SecretsOutcome>;
+  forget(channelUid: string): void;
+}
 
 /**
  * Generates each Secret's material once and creates it sealed (or plain with --secrets=plain). Never reads a
  * Secret (no secrets:get) and never re-seals an existing SealedSecret (that would rotate Synapse's keys): what
  * exists is left alone, what is missing is created with fresh material. Plaintext lives only in this call's memory.
  */
-export class SecretsPhase {
-  readonly #client: KubeClient;
+export class SecretsPhase implements SecretsEnsurer {
+  readonly #client: SecretsClient;
   readonly #mode: SecretsMode;
   readonly #cert: SealingCertSource | undefined;
   /** `<channel uid>/<secret name>` already known to exist: an idle resync makes no call at all. */
   readonly #known = new Set<string>();
 
-  constructor(opts: { client: KubeClient; mode: SecretsMode; certSource?: SealingCertSource }) {
+  constructor(opts: { client: SecretsClient; mode: SecretsMode; certSource?: SealingCertSource }) {
     this.#client = opts.client;
     this.#mode = opts.mode;
     this.#cert = opts.certSource;
@@ -33,15 +48,16 @@ export class SecretsPhase {
     for (const k of this.#known) if (k.startsWith(`${channelUid}/`)) this.#known.delete(k);
   }
 
-  async ensure(ctx: BuildContext, plan: SecretEntry[]): Promise<SecretsOutcome> {
+  async ensure(ctx: BuildContext, plan: SecretEntry[], signal?: AbortSignal): Promise<SecretsOutcome> {
     const key = (e: SecretEntry) => `${ctx.channel.uid}/${e.name}`;
     let missing = plan.filter((e) => !this.#known.has(key(e)));
     if (missing.length === 0) return { ok: true, created: [], total: plan.length };
 
     if (this.#mode === 'sealed') {
-      const existing = await this.#client.list<KubeObject>('bitnami.com/v1alpha1', 'SealedSecret', {
+      const existing = await this.#client.list('bitnami.com/v1alpha1', 'SealedSecret', {
         namespace: ctx.namespace,
         labelSelector: `${LABEL_CHANNEL}=${labelValue(ctx.channel.name)}`,
+        ...(signal ? { signal } : {}),
       });
       const names = new Set(existing.map((s) => s.metadata.name));
       for (const e of missing) if (names.has(e.name)) this.#known.add(key(e));
@@ -85,7 +101,7 @@ export class SecretsPhase {
           cert,
         );
         try {
-          await this.#client.create(obj);
+          await this.#client.create(obj, signal);
           created.push(entry.name);
         } catch (err) {
           if (!isConflict(err)) throw err;

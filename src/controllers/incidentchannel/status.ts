@@ -1,60 +1,53 @@
-import { getCondition, setCondition, toMetaTime } from '../../api/v1alpha1/conditions.ts';
-import type { Condition, Phase } from '../../api/v1alpha1/incidentchannel.ts';
-import type { KubeObject } from '../../kube/objects.ts';
-import type { EvidenceOutcome } from './evidence-hook.ts';
+import { type Cond, type ConditionType, cond, setCondition, toMetaTime } from '../../api/v1alpha1/conditions.ts';
+import {
+  type Condition,
+  IncidentChannelStatus,
+  type Phase,
+  type IncidentChannelStatus as Status,
+} from '../../api/v1alpha1/incidentchannel.ts';
+import type { Channel } from './channel.ts';
+import type { ArchiveRecord, EvidenceOutcome } from './evidence-hook.ts';
 import type { TeardownReason } from './expiry.ts';
 
 export type { Condition, Phase };
 
-export interface ChannelStatus {
-  phase: Phase;
-  conditions: Condition[];
-  observedGeneration?: number;
-  namespace?: string;
-  expiresAt?: string;
-  participantCount?: number;
-  ttlWarningsSent?: number[];
-  archive?: { location: string; sha256: string; verifiedAt: string };
-  closedAt?: string;
-  endpoints?: { element?: string; homeserver?: string; turn?: string };
-  credentialsSecret?: string;
-  relayPorts?: { min: number; max: number };
-  recording?: { events: number; headHash?: string };
-}
+/** The status the operator writes: the zod type the CRD is generated from, so a field the CRD lacks cannot compile. */
+export type ChannelStatus = Status & { phase: Phase; conditions: Condition[] };
 
-/** What one reconcile found out; status is a pure function of this plus the previous status. */
-export interface Observed {
-  stalled?: string;
-  namespace?: string;
-  namespacePhase?: string;
-  expiresAt?: Date;
-  ttlCapped?: boolean;
-  applyError?: string;
-  ttlWarningsSent?: number[];
-  /** Per-part conditions (SynapseReady, ElementReady, TurnReady, UsersProvisioned), from the live workloads. */
-  components?: { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[];
-  /** Secrets created once and sealed; a failure (controller unreachable) stalls the channel with its reason. */
-  secrets?: { ok: true; total: number } | { ok: false; reason: string; message: string; retryAfterMs?: number };
-  /** Images not pinned by digest: a warning, not a blocker. */
-  imagesWithoutDigest?: string[];
-  endpoints?: ChannelStatus['endpoints'];
-  credentialsSecret?: string;
-  relayPorts?: { min: number; max: number };
-  /** The recorder as last asked (absent: not asked this time, the previous figures stand). */
-  recording?:
-    | { enabled: false }
-    | { enabled: true; reachable: true; ready: boolean; events: number; headHash: string }
-    | { enabled: true; reachable: false; message: string };
+/** What the phases of one reconcile of a live channel found; status is a pure function of this and the old status. */
+export interface LiveOutcome {
+  /** Per-part conditions, in the order the phases ran (NamespaceReady, SecretsSealed, SynapseReady, …). */
+  parts: Cond[];
+  /** The parts that must be True for the war room to be Ready (Recording and ImagesPinned only inform). */
+  required: ConditionType[];
+  /** A human must act: the spec, a child the apiserver refuses, a duplicate case, no sealing controller. */
+  stalled?: Cond<'Stalled'>;
+  /** A transient error has lasted over a minute: said in Reconciling, retried with backoff. */
+  retrying?: string;
+  /** Status fields the phases set (namespace, expiresAt, endpoints, relayPorts, recording, ttlWarningsSent, …). */
+  fields: Partial<Status>;
+  /** Conditions no phase re-checked this time that keep their last word (the recorder not asked, say). */
+  keep?: ConditionType[];
+  /** The spec generation these results answer (absent when a phase stopped before acting on it). */
+  actedOnGeneration: boolean;
+  readyMessage: string;
+  /** At least one expiry warning has been posted: Ready shows as Expiring. */
+  warned: boolean;
 }
-
-type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
 /**
  * metav1.Condition semantics: lastTransitionTime moves only when status flips, so `kubectl describe` shows how long
- * a condition has held; every condition carries the generation it was computed from.
+ * a condition has held; every condition carries the generation it was computed from. Only the stated conditions are
+ * kept: one that stops holding (Reconciling, Stalled) disappears, as kstatus wants.
  */
-export function mergeConditions(previous: Condition[], next: Cond[], now: Date, generation?: number): Condition[] {
-  let merged: Condition[] = previous;
+export function mergeConditions(
+  previous: readonly Condition[],
+  next: readonly Cond[],
+  now: Date,
+  generation: number | undefined,
+  keep: readonly ConditionType[] = [],
+): Condition[] {
+  let merged: Condition[] = [...previous];
   for (const c of next) {
     merged = setCondition(
       merged,
@@ -62,262 +55,154 @@ export function mergeConditions(previous: Condition[], next: Cond[], now: Date, 
       now,
     );
   }
-  return next.map((c) => getCondition(merged, c.type) as Condition);
-}
-
-const prevStatus = (obj: KubeObject) => (obj as { status?: Partial<ChannelStatus> }).status ?? {};
-const participants = (obj: KubeObject) => {
-  const list = (obj as { spec?: { participants?: unknown } }).spec?.participants;
-  return Array.isArray(list) ? list.length : 0;
-};
-
-/** Status of a live channel (Flux/kstatus style: Ready, Reconciling, Stalled, plus one condition per part). */
-export function computeStatus(obj: KubeObject, o: Observed, now: Date): ChannelStatus {
-  const prev = prevStatus(obj);
-  const generation = obj.metadata.generation;
-  if (o.stalled) {
-    return {
-      ...carry(prev),
-      phase: 'Failed',
-      observedGeneration: generation,
-      participantCount: participants(obj),
-      conditions: mergeConditions(
-        prev.conditions ?? [],
-        [
-          { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: o.stalled },
-          { type: 'Reconciling', status: 'False', reason: 'InvalidSpec', message: 'waiting for a corrected spec' },
-          { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message: o.stalled },
-        ],
-        now,
-        generation,
-      ),
-    };
-  }
-  const nsReady = o.namespacePhase === 'Active';
-  const parts = o.components ?? [];
-  const notReady = parts.filter((c) => c.status !== 'True');
-  const secretsOk = o.secrets === undefined || o.secrets.ok;
-  const secretsStall = o.secrets && !o.secrets.ok ? o.secrets : undefined;
-  const ready = nsReady && !o.applyError && secretsOk && notReady.length === 0;
-  const warned = (o.ttlWarningsSent ?? []).length > 0;
-  const phase: Phase = ready ? (warned ? 'Expiring' : 'Ready') : 'Provisioning';
-  const waitingFor = [
-    ...(nsReady ? [] : ['the namespace']),
-    ...(secretsOk ? [] : ['the secrets']),
-    ...notReady.map((c) => c.message),
+  const stated = new Set<string>(next.map((c) => c.type));
+  // A condition nobody re-checked this time keeps its last word (and its lastTransitionTime).
+  const carried = previous.filter((c) => !stated.has(c.type) && keep.some((k) => k === c.type));
+  return [
+    ...next.map((c) => merged.find((m) => m.type === c.type)).filter((c): c is Condition => c !== undefined),
+    ...carried,
   ];
-  const conds: Cond[] = [
-    ready
-      ? { type: 'Ready', status: 'True', reason: warned ? 'ExpiringSoon' : 'Provisioned', message: readyMessage(o) }
-      : {
-          type: 'Ready',
-          status: 'False',
-          reason: o.applyError ? 'ApplyFailed' : (secretsStall?.reason ?? notReady[0]?.reason ?? 'Provisioning'),
-          message: o.applyError ?? secretsStall?.message ?? `waiting for ${waitingFor.join('; ') || 'the war room'}`,
-        },
-    ready
-      ? { type: 'Reconciling', status: 'False', reason: 'Provisioned', message: 'desired state applied and up' }
-      : { type: 'Reconciling', status: 'True', reason: 'Provisioning', message: 'building the war room' },
-    secretsStall
-      ? { type: 'Stalled', status: 'True', reason: secretsStall.reason, message: secretsStall.message }
-      : { type: 'Stalled', status: 'False', reason: 'SpecValid', message: 'the spec is valid' },
-    nsReady
-      ? { type: 'NamespaceReady', status: 'True', reason: 'Active', message: `namespace ${o.namespace} is active` }
-      : {
-          type: 'NamespaceReady',
-          status: 'False',
-          reason: o.namespacePhase ?? 'NotFound',
-          message: `namespace ${o.namespace} is ${o.namespacePhase ?? 'not created yet'}`,
-        },
-    ...(o.secrets
-      ? [
-          o.secrets.ok
-            ? {
-                type: 'SecretsSealed',
-                status: 'True' as const,
-                reason: 'Created',
-                message: `${o.secrets.total} secrets in place`,
-              }
-            : { type: 'SecretsSealed', status: 'False' as const, reason: o.secrets.reason, message: o.secrets.message },
-        ]
-      : []),
-    ...parts.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
-    ...(o.recording ? [recordingCondition(o.recording)] : carried(prev, 'Recording')),
-    ...(o.imagesWithoutDigest
-      ? [
-          o.imagesWithoutDigest.length === 0
-            ? {
-                type: 'ImagesPinned',
-                status: 'True' as const,
-                reason: 'DigestPinned',
-                message: 'every image is pinned by digest',
-              }
-            : {
-                type: 'ImagesPinned',
-                status: 'False' as const,
-                reason: 'NotPinnedByDigest',
-                message: `pin these images by @sha256 digest: ${o.imagesWithoutDigest.join(', ')}`,
-              },
-        ]
-      : []),
-  ];
-  return {
-    ...carry(prev),
-    phase,
-    // kstatus: observedGeneration says "this generation was fully acted on" — not when the apply failed.
-    observedGeneration: o.applyError ? prev.observedGeneration : generation,
-    namespace: o.namespace,
-    expiresAt: o.expiresAt ? toMetaTime(o.expiresAt) : undefined,
-    participantCount: participants(obj),
-    ttlWarningsSent: o.ttlWarningsSent ?? prev.ttlWarningsSent ?? [],
-    ...(o.endpoints ? { endpoints: o.endpoints } : {}),
-    ...(o.credentialsSecret ? { credentialsSecret: o.credentialsSecret } : {}),
-    ...(o.relayPorts ? { relayPorts: o.relayPorts } : {}),
-    ...(o.recording?.enabled && o.recording.reachable
-      ? {
-          recording: {
-            events: o.recording.events,
-            ...(o.recording.headHash ? { headHash: o.recording.headHash } : {}),
-          },
-        }
-      : {}),
-    conditions: mergeConditions(prev.conditions ?? [], conds, now, generation),
-  };
 }
 
-/** A condition nobody re-checked this time keeps its last word (and its lastTransitionTime). */
-function carried(prev: Partial<ChannelStatus>, type: string): Cond[] {
-  const c = prev.conditions?.find((x) => x.type === type);
-  return c ? [{ type: c.type, status: c.status, reason: c.reason, message: c.message }] : [];
+/** Fields only earlier reconciles know (archive, relay ports, warnings sent, …) survive every rewrite. */
+function carry(prev: Status | undefined): Partial<Status> {
+  if (!prev) return {};
+  const { namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts, recording, endpoints } = prev;
+  const kept = { namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts, recording, endpoints };
+  return Object.fromEntries(Object.entries(kept).filter(([, v]) => v !== undefined));
 }
+
+const participantCount = (channel: Channel) =>
+  channel.parsed.ok ? channel.parsed.spec.participants.length : undefined;
 
 /**
- * Informational: Ready does not wait for it (the Synapse pod's readiness already includes the recorder container,
- * and the provisioning Job invites nobody before the recorder joined), but a recorder that stopped answering shows.
+ * Status of a live channel. Ready is derived: every required part True and nothing stalled. Reconciling and Stalled
+ * follow kstatus and are present only while true.
  */
-function recordingCondition(r: NonNullable<Observed['recording']>): Cond {
-  if (!r.enabled) {
-    return { type: 'Recording', status: 'False', reason: 'RecordingDisabled', message: 'recording is off' };
-  }
-  if (!r.reachable) return { type: 'Recording', status: 'False', reason: 'RecorderNotReady', message: r.message };
-  if (!r.ready) {
-    return { type: 'Recording', status: 'False', reason: 'RecorderNotReady', message: 'the recorder is starting' };
-  }
+export function liveStatus(channel: Channel, o: LiveOutcome, now: Date): ChannelStatus {
+  const prev = channel.status;
+  const generation = channel.metadata.generation;
+  const byType = new Map(o.parts.map((c) => [c.type, c]));
+  const waiting = o.required
+    .map((t) => byType.get(t) ?? cond(t, 'False', 'NotFound', `${t}: not checked yet`))
+    .filter((c) => c.status !== 'True');
+  const ready = !o.stalled && waiting.length === 0;
+  const phase: Phase = o.stalled ? 'Failed' : ready ? (o.warned ? 'Expiring' : 'Ready') : 'Provisioning';
+  const summary: Cond[] = [
+    ready
+      ? cond('Ready', 'True', o.warned ? 'ExpiringSoon' : 'WarRoomReady', o.readyMessage)
+      : o.stalled
+        ? cond('Ready', 'False', 'Stalled', o.stalled.message)
+        : cond('Ready', 'False', 'Provisioning', `waiting for ${waiting.map((c) => c.message).join('; ')}`),
+  ];
+  if (o.stalled) summary.push(o.stalled);
+  else if (o.retrying) summary.push(cond('Reconciling', 'True', 'RetryingAfterError', o.retrying));
+  else if (!ready) summary.push(cond('Reconciling', 'True', 'Provisioning', 'building the war room'));
   return {
-    type: 'Recording',
-    status: 'True',
-    reason: 'RecorderRunning',
-    message: `${r.events} events recorded; head ${r.headHash.slice(0, 12)}`,
+    ...carry(prev),
+    ...o.fields,
+    phase,
+    // kstatus: observedGeneration says "this generation was fully acted on"; a phase that stopped short keeps the old.
+    ...(o.actedOnGeneration
+      ? { observedGeneration: generation }
+      : prev?.observedGeneration !== undefined
+        ? { observedGeneration: prev.observedGeneration }
+        : {}),
+    ...(participantCount(channel) !== undefined ? { participantCount: participantCount(channel) } : {}),
+    conditions: mergeConditions(prev?.conditions ?? [], [...summary, ...o.parts], now, generation, o.keep),
   };
 }
 
-function readyMessage(o: Observed): string {
-  const cap = o.ttlCapped ? ' (ttl capped by the operator --max-ttl)' : '';
-  return `war room ready in ${o.namespace}; expires ${o.expiresAt?.toISOString()}${cap}`;
+export interface TeardownOutcome {
+  phase: 'Archiving' | 'Closed' | 'Expired';
+  reason: TeardownReason;
+  evidence?: EvidenceOutcome;
 }
 
+const READY_REASON_OF: Record<TeardownReason, 'CaseClosed' | 'TTLExpired' | 'Deleting'> = {
+  CaseClosed: 'CaseClosed',
+  TTLExpired: 'TTLExpired',
+  Deleted: 'Deleting',
+};
+
+const WHY: Record<TeardownReason, string> = {
+  Deleted: 'the channel is being deleted',
+  CaseClosed: 'the case was closed',
+  TTLExpired: 'the TTL ran out',
+};
+
 /** Status during and after teardown: Archiving while evidence is handled, then the terminal Closed/Expired. */
-export function tornDownStatus(
-  obj: KubeObject,
-  t: { phase: 'Archiving' | 'Closed' | 'Expired'; reason: TeardownReason; evidence?: EvidenceOutcome },
-  now: Date,
-): ChannelStatus {
-  const prev = prevStatus(obj);
-  const generation = obj.metadata.generation;
+export function teardownStatus(channel: Channel, t: TeardownOutcome, now: Date): ChannelStatus {
+  const prev = channel.status;
+  const generation = channel.metadata.generation;
   const terminal = t.phase !== 'Archiving';
-  const evidenceCond: Cond | undefined =
+  const archived: ArchiveRecord | undefined = t.evidence?.kind === 'archived' ? t.evidence.archive : undefined;
+  const evidence: Cond[] =
     t.evidence?.kind === 'archived'
-      ? {
-          type: 'EvidenceArchived',
-          status: 'True',
-          reason: 'Verified',
-          message: `archive ${t.evidence.archive.location} verified`,
-        }
+      ? [cond('EvidenceArchived', 'True', 'Verified', `archive ${t.evidence.archive.location} verified`)]
       : t.evidence
-        ? {
-            type: 'EvidenceArchived',
-            status: 'False',
-            reason: t.evidence.reason,
-            message: t.evidence.message,
-          }
-        : prev.conditions?.find((c) => c.type === 'EvidenceArchived');
+        ? [cond('EvidenceArchived', 'False', t.evidence.reason, t.evidence.message)]
+        : [];
   const conds: Cond[] = [
-    { type: 'Ready', status: 'False', reason: t.reason, message: terminalMessage(t.reason, terminal) },
+    cond(
+      'Ready',
+      'False',
+      terminal ? READY_REASON_OF[t.reason] : 'Archiving',
+      terminal ? `${WHY[t.reason]}; the war room was torn down` : `${WHY[t.reason]}; tearing the war room down`,
+    ),
+    ...(terminal
+      ? []
+      : t.evidence?.kind === 'failed'
+        ? [
+            cond(
+              'Stalled',
+              'True',
+              'EvidenceNotVerified',
+              `${t.evidence.message}; set the annotation warroom.dev/force-delete=true to delete anyway`,
+            ),
+          ]
+        : [cond('Reconciling', 'True', 'TearingDown', 'archiving evidence, then deleting the namespace')]),
     terminal
-      ? { type: 'Reconciling', status: 'False', reason: t.reason, message: 'torn down' }
-      : {
-          type: 'Reconciling',
-          status: 'True',
-          reason: 'TearingDown',
-          message: 'archiving evidence, then deleting the namespace',
-        },
-    t.evidence?.kind === 'failed'
-      ? {
-          type: 'Stalled',
-          status: 'True',
-          reason: 'EvidenceNotVerified',
-          message: `${t.evidence.message}; set the annotation warroom.dev/force-delete=true to delete anyway`,
-        }
-      : { type: 'Stalled', status: 'False', reason: 'SpecValid', message: 'the spec is valid' },
-    terminal
-      ? {
-          type: 'NamespaceReady',
-          status: 'False',
-          reason: 'Deleted',
-          message: `namespace ${prev.namespace ?? ''} deleted`,
-        }
-      : { type: 'NamespaceReady', status: 'False', reason: 'TearingDown', message: 'the namespace is being torn down' },
-    ...(evidenceCond ? [evidenceCond] : []),
+      ? cond('NamespaceReady', 'False', 'Deleted', `namespace ${prev?.namespace ?? ''} deleted`)
+      : cond('NamespaceReady', 'False', 'TearingDown', 'the namespace is being torn down'),
+    ...evidence,
   ];
   return {
     ...carry(prev),
     phase: t.phase,
-    observedGeneration: generation,
-    participantCount: participants(obj),
-    ...(t.evidence?.kind === 'archived'
-      ? {
-          archive: {
-            location: t.evidence.archive.location,
-            sha256: t.evidence.archive.sha256,
-            verifiedAt: t.evidence.archive.verifiedAt,
-          },
-        }
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    ...(participantCount(channel) !== undefined ? { participantCount: participantCount(channel) } : {}),
+    ...(archived
+      ? { archive: { location: archived.location, sha256: archived.sha256, verifiedAt: archived.verifiedAt } }
       : {}),
-    ...(t.evidence?.kind === 'archived' && t.evidence.archive.events !== undefined
-      ? {
-          recording: {
-            events: t.evidence.archive.events,
-            ...(t.evidence.archive.headHash ? { headHash: t.evidence.archive.headHash } : {}),
-          },
-        }
+    ...(archived?.events !== undefined
+      ? { recording: { events: archived.events, ...(archived.headHash ? { headHash: archived.headHash } : {}) } }
       : {}),
-    ...(terminal ? { closedAt: prev.closedAt ?? toMetaTime(now) } : {}),
-    conditions: mergeConditions(prev.conditions ?? [], conds, now, generation),
+    ...(terminal ? { closedAt: prev?.closedAt ?? toMetaTime(now) } : {}),
+    conditions: mergeConditions(prev?.conditions ?? [], conds, now, generation, ['EvidenceArchived']),
   };
 }
 
-function terminalMessage(reason: TeardownReason, terminal: boolean): string {
-  const why = {
-    Deleted: 'the channel is being deleted',
-    CaseClosed: 'the case was closed',
-    TTLExpired: 'the TTL ran out',
-  }[reason];
-  return terminal ? `${why}; the war room was torn down` : `${why}; tearing the war room down`;
-}
-
-/** Keeps the fields only earlier reconciles know (namespace, archive, warnings) across status rewrites. */
-function carry(prev: Partial<ChannelStatus>): Partial<ChannelStatus> {
-  const { namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts, recording } = prev;
-  return Object.fromEntries(
-    Object.entries({ namespace, expiresAt, ttlWarningsSent, archive, closedAt, relayPorts, recording }).filter(
-      ([, v]) => v !== undefined,
-    ),
-  );
+/**
+ * The last check before a status write: the status must be exactly what the CRD's schema (the same zod schema)
+ * accepts. A field the schema would drop or reject is an operator bug, named here instead of a 500 from the apiserver.
+ */
+export function checkStatus(status: ChannelStatus): ChannelStatus {
+  const result = IncidentChannelStatus.safeParse(status);
+  if (!result.success) {
+    throw new Error(`operator bug: the status does not match the CRD schema: ${result.error.message.slice(0, 500)}`);
+  }
+  if (canonical(result.data) !== canonical(status)) {
+    throw new Error(
+      `operator bug: the status has fields the CRD schema does not declare: ${canonical(status).slice(0, 500)}`,
+    );
+  }
+  return status;
 }
 
 /** Equal for SSA purposes: same content, ignoring key order. */
-export function statusEquals(a: Partial<ChannelStatus>, b: ChannelStatus): boolean {
-  return canonical(a) === canonical(b);
+export function statusEquals(a: Status | undefined, b: ChannelStatus): boolean {
+  return a !== undefined && canonical(a) === canonical(b);
 }
 
 function canonical(v: unknown): string {

@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { type ChannelState, parseChannel } from '../../../src/controllers/incidentchannel/channel.ts';
+import {
+  type ChannelState,
+  channelState as stateOf,
+  toChannel,
+} from '../../../src/controllers/incidentchannel/channel.ts';
 import {
   type BuildContext,
   buildContext,
@@ -33,9 +37,10 @@ export function exampleObject(file: 'full.yaml' | 'minimal.yaml', uid = UID): Ku
 
 /** Parses a manifest through the real API schema (defaults applied), exactly as the reconciler does. */
 export function channelState(obj: KubeObject): ChannelState {
-  const parsed = parseChannel(obj);
-  if (!parsed.ok) throw new Error(parsed.error);
-  return parsed.channel;
+  const channel = toChannel(obj);
+  const state = stateOf(channel);
+  if (!state) throw new Error(channel.parsed.ok ? 'unparsed' : channel.parsed.error);
+  return state;
 }
 
 /** The context of an example, optionally with a changed spec (a shallow patch over the YAML's spec). */

@@ -1,0 +1,60 @@
+import type { Channel, ChannelState } from './channel.ts';
+import { isTerminal } from './channel.ts';
+import { allocateRelayPorts } from './context-from-spec.ts';
+
+export interface PortBlock {
+  min: number;
+  max: number;
+}
+
+/** Longer than the apiserver takes to reclaim a leaked NodePort (three repair passes, 3 min apart). */
+const REFUSED_BLOCK_MS = 12 * 60_000;
+const NODE_PORT_TAKEN = /provided port is already allocated/;
+
+/**
+ * The TURN relay block of a channel whose spec names none. NodePorts are cluster-wide, and the coturn Services that
+ * hold them are the truth: the block recorded in status (written only once its Service was accepted), else the block
+ * this channel's own Service already holds (a crash before the status write), else a block that no coturn Service,
+ * no other live channel's record and no recently refused block covers. Two channels picking one free block at once:
+ * the apiserver refuses the second Service, which moves on next time. Reads the watch caches only.
+ */
+export class RelayPortAllocator {
+  /**
+   * Blocks the apiserver refused ("provided port is already allocated") although no Service holds them: a client
+   * that died mid-request (an operator SIGKILLed while creating a Service) can leak NodePort allocations, which the
+   * apiserver's repair loop frees only after several 3-minute passes. Until then, probe other blocks.
+   */
+  readonly #refused = new Map<number, number>();
+
+  blockFor(
+    channel: ChannelState,
+    namespace: string,
+    view: { coturnBlocks(): { namespace: string; block: PortBlock }[]; channels(): Channel[] },
+    nowMs: number,
+  ): PortBlock | undefined {
+    if (!channel.spec.calls.enabled || channel.spec.calls.turn.relayPorts) return undefined;
+    const recorded = channel.status?.relayPorts;
+    if (recorded) return recorded;
+    const services = view.coturnBlocks();
+    const own = services.find((s) => s.namespace === namespace);
+    if (own) return own.block;
+    const taken: PortBlock[] = services.map((s) => s.block);
+    for (const other of view.channels()) {
+      if (other.metadata.uid === channel.uid || isTerminal(other.status)) continue;
+      const block = other.status?.relayPorts ?? (other.parsed.ok ? other.parsed.spec.calls.turn.relayPorts : undefined);
+      if (block) taken.push(block);
+    }
+    for (const [min, until] of this.#refused) {
+      if (until <= nowMs) this.#refused.delete(min);
+      else taken.push({ min, max: min });
+    }
+    return allocateRelayPorts(channel.uid, taken);
+  }
+
+  /** After a failed apply: remember a block the apiserver says is taken, so the next pass picks another. */
+  noteRefusal(block: PortBlock, error: string, nowMs: number): boolean {
+    if (!NODE_PORT_TAKEN.test(error)) return false;
+    this.#refused.set(block.min, nowMs + REFUSED_BLOCK_MS);
+    return true;
+  }
+}
