@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { realNodeUnsupportedReason } from '../../hack/cluster/real-node.ts';
 import { SECRET_NAMES } from '../../src/controllers/incidentchannel/desired/secret-names.ts';
 import { SECRET_KEYS } from '../../src/crypto/secret-material.ts';
+import { turnRestCredentials } from '../support/coturn-peer.ts';
 import { eventually } from '../support/kubectl.ts';
 import {
   type Channel,
@@ -581,11 +582,14 @@ async function listenerLog(env: WarRoomEnv, p: { namespace: string; pod: string 
 
 /** turnutils_uclient (Debian coturn, installed by hack/peers/debian.sh) with TURN REST credentials. */
 async function uclient(server: string, sharedSecret: string, peer: string, peerPort: number): Promise<string> {
-  const { createHmac } = await import('node:crypto');
-  const username = `${Math.floor(Date.now() / 1000) + 600}:isolation-test`;
-  const password = createHmac('sha1', sharedSecret).update(username).digest('base64');
+  const { username, password } = turnRestCredentials(
+    sharedSecret,
+    'isolation-test',
+    Math.floor(Date.now() / 1000) + 600,
+  );
   const args = [
     '-v',
+    '-c',
     '-n',
     '1',
     '-p',
