@@ -1,9 +1,10 @@
 // NetworkPolicy apply → enforced on the real node (root only; kube-router, the harness's test peer, enforces). A
 // client pod in another namespace fetches a server pod's page in a tight loop and logs each outcome with its clock
-// (the node's clock: containers share the kernel's); the bench applies a default-deny ingress policy to the server's
+// (the kernel's uptime clock, shared by containers and the host); the bench applies a default-deny ingress policy to the server's
 // namespace and reads from that log when the first fetch was refused, then deletes it and reads when the first fetch
 // got through again. BENCH_CYCLES (default 5) of each, one cluster. Prints every sample and the median.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { startCluster } from '../hack/cluster/local-cluster.ts';
 import { realNodeUnsupportedReason } from '../hack/cluster/real-node.ts';
 
 const exec = promisify(execFile);
+/** The kernel's clock, in seconds (10 ms steps): the client pod logs the same one (busybox's date has no %N). */
+const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 const unsupported = realNodeUnsupportedReason();
 if (unsupported) {
   console.error(`network-policy-enforce: ${unsupported}`);
@@ -60,29 +63,29 @@ try {
   await kubectl(['-n', 'bench-server', 'wait', '--for=condition=Ready', 'pod/server', '--timeout=120s']);
   const ip = JSON.parse(await kubectl(['-n', 'bench-server', 'get', 'pod', 'server', '-o', 'json'])).status.podIP;
   // Bounded: the pod lives as long as the bench; each fetch has a 1 s deadline.
-  const loop = `while :; do if timeout 1 wget -q -O /dev/null http://${ip}:8080/ 2>/dev/null; then s=open; else s=blocked; fi; echo "$(date +%s.%N) $s"; done`;
+  const loop = `while :; do if timeout 1 wget -q -O /dev/null http://${ip}:8080/ 2>/dev/null; then s=open; else s=blocked; fi; read up _ < /proc/uptime; echo "$up $s"; done`;
   await apply(pod('bench-client', 'client', ['/bin/sh', '-c', loop]));
   await kubectl(['-n', 'bench-client', 'wait', '--for=condition=Ready', 'pod/client', '--timeout=120s']);
 
-  /** Seconds from `since` (epoch ms) to the first logged outcome `want` at or after it. */
+  /** Seconds from `since` (the kernel's uptime) to the first logged outcome `want` at or after it. */
   const firstAfter = async (since: number, want: 'open' | 'blocked'): Promise<number> => {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       const log = await kubectl(['-n', 'bench-client', 'logs', 'client', '--since=60s']);
       for (const line of log.split('\n')) {
         const [t, s] = line.split(' ');
-        const at = Number(t) * 1000;
-        if (s === want && at >= since) return (at - since) / 1000;
+        const at = Number(t);
+        if (s === want && at >= since) return at - since;
       }
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`no "${want}" fetch within 30 s`);
   };
   for (let i = 0; i < cycles; i++) {
-    const applied = Date.now();
+    const applied = uptime();
     await apply(deny);
     blocked.push(await firstAfter(applied, 'blocked'));
-    const deleted = Date.now();
+    const deleted = uptime();
     await kubectl(['-n', 'bench-server', 'delete', 'networkpolicy', 'deny', '--wait=true']);
     open.push(await firstAfter(deleted, 'open'));
     console.log(
