@@ -22,8 +22,8 @@ CNI_PLUGINS_VERSION=v1.9.1
 # The etcd kubeadm v1.34.1 runs (its image tag is registry.k8s.io/etcd:3.6.4-0).
 ETCD_KUBEADM_VERSION=v3.6.4
 LOCAL_PATH_PROVISIONER_VERSION=v0.0.30
-# kube-router's network-policy controller: a TEST PEER only (security flaws are reported against v2.1.0), never in the
-# chart or the shipped images. Same version and build line as the real node's block (the lead dedupes at merge).
+# kube-router: a TEST PEER only (network-policy controller enforcing NetworkPolicies on the real node). Known security
+# flaws are reported against this version: never ship it in the chart, the images or a production doc.
 KUBE_ROUTER_VERSION=v2.1.0
 
 CACHE="${WARROOM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warroom}"

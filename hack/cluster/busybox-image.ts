@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { run } from './exec.ts';
 
 /** The Debian busybox-static binary (hack/peers/real-node.sh installs it). */
@@ -42,6 +42,8 @@ export interface ImageConfig {
   cmd?: string[];
   /** Numeric, so `runAsNonRoot` can be checked by the kubelet. */
   user?: string;
+  /** More files for the image, path in the image → file on the host (a static binary, say). */
+  extraFiles?: Record<string, string>;
 }
 
 /**
@@ -63,6 +65,10 @@ export async function buildBusyboxImage(outDir: string, ref: string, config: Ima
     );
     await writeFile(join(root, 'etc', 'group'), 'root:x:0:\nnobody:x:65534:\n');
     await writeFile(join(root, 'www', 'index.html'), 'warroom real-node test image\n');
+    for (const [inImage, fromHost] of Object.entries(config.extraFiles ?? {})) {
+      await mkdir(join(root, dirname(inImage)), { recursive: true });
+      await copyFile(fromHost, join(root, inImage));
+    }
     const stage = join(work, 'stage');
     await mkdir(stage);
     const layerTmp = join(work, 'layer.tar');

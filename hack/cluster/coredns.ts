@@ -1,57 +1,54 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { AdminClient } from './admin-client.ts';
-import { type ManagedProcess, startProcess, waitFor } from './processes.ts';
+import { buildBusyboxImage } from './busybox-image.ts';
+import { cacheDir } from './cache-dir.ts';
+import { waitFor } from './processes.ts';
 
-/** The user CoreDNS authenticates as (client cert); it gets read access to what the kubernetes plugin watches. */
-export const COREDNS_USER = 'warroom:coredns';
+const NAMESPACE = 'kube-system';
+const NAME = 'coredns';
+/** kind's and kubeadm's labels: NetworkPolicies (the war room's allow-dns among them) select cluster DNS by them. */
+export const DNS_POD_LABELS = { 'k8s-app': 'kube-dns' };
+const UID = 65532;
 
 /**
- * CoreDNS as a host process on the bridge address, port 53, answering cluster names only: the kubernetes plugin and
- * NO forward plugin, so a pod can resolve `svc.ns.svc.cluster.local` and nothing outside the cluster.
+ * The CoreDNS image: the pinned, statically linked binary (build-binaries.sh) on busybox, cached per binary build
+ * (its directory names version and recipe). Only the harness uses it.
  */
-export async function startCoreDns(opts: {
-  binary: string;
-  dir: string;
-  logDir: string;
-  listenIp: string;
-  kubeconfig: string;
-  readyPort: number;
-}): Promise<ManagedProcess> {
-  const corefile = join(opts.dir, 'Corefile');
-  await writeFile(
-    corefile,
-    [
-      '.:53 {',
-      `  bind ${opts.listenIp}`,
-      '  errors',
-      `  ready 127.0.0.1:${opts.readyPort}`,
-      '  kubernetes cluster.local in-addr.arpa ip6.arpa {',
-      `    kubeconfig ${opts.kubeconfig} warroom-local`,
-      '    fallthrough in-addr.arpa ip6.arpa',
-      '    ttl 5',
-      '  }',
-      '  cache 5',
-      '  loadbalance',
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const p = startProcess('coredns', opts.binary, ['-conf', corefile], opts.logDir);
-  await waitFor(
-    'CoreDNS ready (kubernetes plugin synced)',
-    async () => (await fetch(`http://127.0.0.1:${opts.readyPort}/ready`)).ok,
-    { timeoutMs: 30_000, intervalMs: 100, process: p },
-  );
-  return p;
+export async function coreDnsImage(binary: string): Promise<{ ref: string; archive: string }> {
+  const build = basename(dirname(binary));
+  const ref = `localhost/warroom/coredns:${build}`;
+  const dir = cacheDir('coredns-image');
+  await mkdir(dir, { recursive: true });
+  const archive = join(dir, `${build}.tar`);
+  if (!existsSync(archive)) {
+    const work = join(dir, `tmp-${process.pid}`);
+    await mkdir(work, { recursive: true });
+    const built = await buildBusyboxImage(work, ref, { user: `${UID}:${UID}`, extraFiles: { '/coredns': binary } });
+    await rename(built, archive);
+  }
+  return { ref, archive };
 }
 
-/** RBAC for CoreDNS, the kube-dns Service (selector-less, on `clusterIp`) and an EndpointSlice to the host process. */
-export async function publishClusterDns(admin: AdminClient, clusterIp: string, listenIp: string): Promise<void> {
+/**
+ * Cluster DNS as kind and kubeadm run it: a CoreDNS pod in kube-system labelled `k8s-app=kube-dns`, behind the
+ * `kube-dns` Service at `clusterIp`, reading the API through its ServiceAccount. It answers cluster names only: the
+ * kubernetes plugin and NO forward plugin, so a pod resolves `svc.ns.svc.cluster.local` and nothing outside the
+ * cluster (and no query ever leaves the machine). Port 53 in the pod (a NetworkPolicy's DNS rule names the pod's port)
+ * without root or a capability: the namespaced sysctl `ip_unprivileged_port_start`. Resolves once the pod is Ready.
+ */
+export async function deployClusterDns(admin: AdminClient, o: { clusterIp: string; image: string }): Promise<void> {
+  const meta = { name: NAME, namespace: NAMESPACE, labels: DNS_POD_LABELS };
+  await admin.create(`/api/v1/namespaces/${NAMESPACE}/serviceaccounts`, {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: meta,
+  });
   await admin.create('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
-    metadata: { name: COREDNS_USER },
+    metadata: { name: `warroom:${NAME}` },
     rules: [
       { apiGroups: [''], resources: ['services', 'namespaces', 'endpoints', 'pods'], verbs: ['list', 'watch'] },
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
@@ -60,38 +57,95 @@ export async function publishClusterDns(admin: AdminClient, clusterIp: string, l
   await admin.create('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRoleBinding',
-    metadata: { name: COREDNS_USER },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: COREDNS_USER },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: COREDNS_USER }],
+    metadata: { name: `warroom:${NAME}` },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `warroom:${NAME}` },
+    subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: NAMESPACE }],
   });
-  await admin.create('/api/v1/namespaces/kube-system/services', {
+  await admin.create(`/api/v1/namespaces/${NAMESPACE}/configmaps`, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta,
+    data: {
+      Corefile: [
+        '.:53 {',
+        '  errors',
+        '  ready :8181',
+        '  kubernetes cluster.local in-addr.arpa ip6.arpa {',
+        '    fallthrough in-addr.arpa ip6.arpa',
+        '    ttl 5',
+        '  }',
+        '  cache 5',
+        '  loadbalance',
+        '}',
+        '',
+      ].join('\n'),
+    },
+  });
+  await admin.create(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments`, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta,
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: DNS_POD_LABELS },
+      template: {
+        metadata: { labels: DNS_POD_LABELS },
+        spec: {
+          serviceAccountName: NAME,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: UID,
+            runAsGroup: UID,
+            seccompProfile: { type: 'RuntimeDefault' },
+            sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '53' }],
+          },
+          containers: [
+            {
+              name: NAME,
+              image: o.image,
+              imagePullPolicy: 'Never',
+              command: ['/coredns', '-conf', '/etc/coredns/Corefile'],
+              ports: [
+                { name: 'dns', containerPort: 53, protocol: 'UDP' },
+                { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
+              ],
+              readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 1 },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
+            },
+          ],
+          volumes: [{ name: 'config', configMap: { name: NAME } }],
+        },
+      },
+    },
+  });
+  await admin.create(`/api/v1/namespaces/${NAMESPACE}/services`, {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } },
+    metadata: { name: 'kube-dns', namespace: NAMESPACE, labels: DNS_POD_LABELS },
     spec: {
-      clusterIP: clusterIp,
+      clusterIP: o.clusterIp,
+      selector: DNS_POD_LABELS,
       ports: [
         { name: 'dns', protocol: 'UDP', port: 53, targetPort: 53 },
         { name: 'dns-tcp', protocol: 'TCP', port: 53, targetPort: 53 },
       ],
     },
   });
-  await admin.create('/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices', {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: 'kube-dns-host',
-      namespace: 'kube-system',
-      labels: {
-        'kubernetes.io/service-name': 'kube-dns',
-        'endpointslice.kubernetes.io/managed-by': 'warroom-local-cluster',
-      },
+  await waitFor(
+    'the CoreDNS pod Ready (kubernetes plugin synced)',
+    async () => {
+      const pods = await admin.getJson<{
+        items: { status?: { conditions?: { type: string; status: string }[] } }[];
+      }>(`/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=k8s-app%3Dkube-dns`);
+      return (pods?.items ?? []).some((p) =>
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
     },
-    addressType: 'IPv4',
-    endpoints: [{ addresses: [listenIp], conditions: { ready: true } }],
-    ports: [
-      { name: 'dns', protocol: 'UDP', port: 53 },
-      { name: 'dns-tcp', protocol: 'TCP', port: 53 },
-    ],
-  });
+    { timeoutMs: 90_000, intervalMs: 200 },
+  );
 }

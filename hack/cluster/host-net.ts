@@ -74,22 +74,40 @@ export async function createNodeNetwork(serviceCidr: string): Promise<NodeNetwor
 
 /**
  * Defence in depth for "nothing a pod does leaves the machine": pods have no default route by construction (see
- * cni.ts), and this FORWARD rule drops anything arriving from the bridge that the host would route elsewhere (a pod
- * with NET_ADMIN adding its own route, say). Traffic between pods, to ClusterIPs and to the host itself is untouched.
+ * cni.ts), and this rule drops anything arriving from the bridge that the host would route elsewhere (a pod with
+ * NET_ADMIN adding its own route, say). Traffic between pods, to ClusterIPs and to the host itself is untouched.
+ * It lives in the mangle table's FORWARD, which the kernel runs before the filter table's: a NetworkPolicy engine
+ * (kube-router) puts its own chain first in filter FORWARD and ACCEPTs compliant traffic there, which would skip a
+ * guard placed further down that chain.
  */
 export async function addForwardGuard(net: NodeNetwork): Promise<void> {
-  await run('iptables', guardRule('-I', net));
+  await run('iptables', guardRule('-I', GUARD_TABLE, net));
 }
 
+const GUARD_TABLE = 'mangle';
+
 export async function removeForwardGuard(net: NodeNetwork): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    const r = await run('iptables', guardRule('-D', net), { allowFail: true });
-    if (r.code !== 0) return;
+  // The filter table too: where harness versions before the mangle guard put it (a SIGKILLed older run's leftover).
+  for (const table of [GUARD_TABLE, 'filter']) {
+    for (let i = 0; i < 5; i++) {
+      const r = await run('iptables', guardRule('-D', table, net), { allowFail: true });
+      if (r.code !== 0) break;
+    }
   }
 }
 
-function guardRule(op: '-I' | '-D', net: NodeNetwork): string[] {
+/** Whether the guard is in place for this bridge (the isolation tests check it before trusting a probe). */
+export async function forwardGuardPresent(net: NodeNetwork): Promise<boolean> {
+  const r = await run('iptables', ['-t', GUARD_TABLE, '-C', ...guardRule('-I', GUARD_TABLE, net).slice(3)], {
+    allowFail: true,
+  });
+  return r.code === 0;
+}
+
+function guardRule(op: '-I' | '-D', table: string, net: NodeNetwork): string[] {
   return [
+    '-t',
+    table,
     op,
     'FORWARD',
     '-i',

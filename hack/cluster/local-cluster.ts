@@ -60,6 +60,11 @@ export interface StartClusterOptions {
   audit?: { users: string[] };
   /** How long a real-node start waits for another real-node cluster on this machine to stop (default 10 min). */
   realNodeLockWaitMs?: number;
+  /**
+   * Real node only: enforce NetworkPolicies (kube-router, a test peer; default true). false gives a node where every
+   * policy is ignored, as on a cluster without a policy engine (for tests that show what enforcement changes).
+   */
+  networkPolicies?: boolean;
 }
 
 export type NodeKind = 'kwok' | 'real';
@@ -79,7 +84,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
   const log = opts.log ?? ((m: string) => process.stderr.write(`[cluster] ${m}\n`));
   const nodeKind = opts.node ?? 'kwok';
   const binaries = await ensureBinaries(
-    nodeKind === 'real' ? [...CONTROL_PLANE, 'kubelet', 'kube-proxy', 'coredns'] : CONTROL_PLANE,
+    nodeKind === 'real' ? [...CONTROL_PLANE, 'kubelet', 'kube-proxy', 'coredns', 'kube-router'] : CONTROL_PLANE,
   );
   const t0 = performance.now();
   const timings: Record<string, number> = {};
@@ -295,6 +300,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
         binaries,
         images: opts.images,
         sandboxImage: opts.sandboxImage,
+        enforceNetworkPolicies: opts.networkPolicies ?? true,
         log,
         mark,
       });
@@ -349,6 +355,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       clusterDnsIp: node.clusterDnsIp,
       containerdAddress: node.containerdAddress,
       sandboxImage: node.sandboxImage,
+      networkPolicies: node.networkPolicies,
     };
     return {
       dir,

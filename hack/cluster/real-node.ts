@@ -16,7 +16,7 @@ import {
   startContainerd,
   taskIdsOnDisk,
 } from './containerd.ts';
-import { COREDNS_USER, publishClusterDns, startCoreDns } from './coredns.ts';
+import { coreDnsImage, deployClusterDns } from './coredns.ts';
 import { run } from './exec.ts';
 import { flushKubeChains, killProcessesUsing, unmountAllUnder } from './host-cleanup.ts';
 import {
@@ -29,6 +29,7 @@ import {
   removeForwardGuard,
   restoreForwarding,
 } from './host-net.ts';
+import { destroyKubeRouterIpsets, grantKubeRouter, KUBE_ROUTER_USER, startKubeRouter } from './kube-router.ts';
 import { writeKubeletConfig, writeKubeProxyConfig } from './node-agents.ts';
 import { issueClientCert, writeCertKubeconfig } from './node-pki.ts';
 import type { SidecarConfig } from './node-sidecar.ts';
@@ -69,6 +70,8 @@ export interface RealNodeOptions {
   images?: string[];
   /** The pod sandbox image; by default the project's pause image (hack/images, built once and cached). */
   sandboxImage?: SandboxImage;
+  /** Enforce NetworkPolicies with kube-router (a test peer, see kube-router.ts). */
+  enforceNetworkPolicies: boolean;
   log: (m: string) => void;
   mark: (what: string) => void;
 }
@@ -95,6 +98,8 @@ export interface RealNodeInfo {
   /** containerd's socket, for `ctr --address … -n k8s.io`. */
   containerdAddress: string;
   sandboxImage: string;
+  /** Whether kube-router enforces NetworkPolicies on this node. */
+  networkPolicies: boolean;
 }
 
 export interface RealNode extends RealNodeInfo {
@@ -118,9 +123,10 @@ function installPrerequisites(): void {
  * A real node for the local control plane, in two steps. `prepareRealNode` (before the control plane) takes the
  * one-real-node lock (kube-proxy's chains are global), installs the Debian parts when missing and makes a run-private
  * bridge and /24 (no default route for pods, an egress guard). `start()` (once the apiserver is up) joins the node:
- * containerd + runc with all state under `<dir>/node`, CoreDNS on the bridge address for cluster names only, the
- * kubelet (client cert `system:node:<name>`), kube-proxy in iptables mode so ClusterIPs work from pods and from the
- * host, and local volumes for PVCs; it resolves once the Node is Ready. `stop()` undoes all of it.
+ * containerd + runc with all state under `<dir>/node`, the kubelet (client cert `system:node:<name>`), kube-proxy in
+ * iptables mode so ClusterIPs work from pods and from the host, kube-router enforcing NetworkPolicies (unless turned
+ * off), CoreDNS as a `k8s-app=kube-dns` pod for cluster names only, and local volumes for PVCs; it resolves once the
+ * Node is Ready and DNS answers. `stop()` undoes all of it.
  */
 export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNodeHost> {
   const unsupported = realNodeUnsupportedReason();
@@ -170,6 +176,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
       await step('delete bridge', () => deleteNodeNetwork(n));
     }
     await step('kube-proxy --cleanup', () => cleanupIptables(o.kubeProxy));
+    await step('kube-router ipsets', destroyKubeRouterIpsets);
     const forward = ipForwardBefore;
     if (forward) await step('restore ip_forward', () => restoreForwarding(forward));
     await step('release lock', () => lock.release());
@@ -222,12 +229,15 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
       });
 
       const sandbox = n.sandboxImage ?? (await projectPauseImage());
+      const dnsImage = await coreDnsImage(n.binaries.coredns);
       const cniConfDir = join(nodeDir, 'cni', 'net.d');
       await writeCniConfig(cniConfDir, join(nodeDir, 'cni', 'ipam'), net, serviceCidr);
       containerd = await startContainerd(join(nodeDir, 'containerd'), cniConfDir, sandbox.ref, n.logDir);
       const c = containerd;
       // In parallel: a few hundred MB each (Synapse, the operator), about 5 s apiece one after the other.
-      await Promise.all([sandbox.archive, ...(n.images ?? [])].map((archive) => importImage(c, archive)));
+      await Promise.all(
+        [sandbox.archive, dnsImage.archive, ...(n.images ?? [])].map((archive) => importImage(c, archive)),
+      );
       n.mark('containerd ready, images imported');
 
       const pkiDir = join(nodeDir, 'pki');
@@ -238,15 +248,13 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         await writeCertKubeconfig(path, n.server, n.ca.cert, cert, user);
         return path;
       };
-      const [kubeletKubeconfig, proxyKubeconfig, dnsKubeconfig] = await Promise.all([
+      const [kubeletKubeconfig, proxyKubeconfig, routerKubeconfig] = await Promise.all([
         kubeconfigFor('kubelet', `system:node:${name}`, ['system:nodes']),
         kubeconfigFor('kube-proxy', 'system:kube-proxy'),
-        kubeconfigFor('coredns', COREDNS_USER),
+        kubeconfigFor('kube-router', KUBE_ROUTER_USER),
       ]);
 
-      await publishClusterDns(n.admin, CLUSTER_DNS_IP, net.nodeIp);
-      const [dnsReady, kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics] = await Promise.all([
-        freePort(),
+      const [kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics] = await Promise.all([
         freePort(),
         freePort(),
         freePort(),
@@ -294,17 +302,6 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         n.logDir,
       );
       procs.push(kubeProxy);
-      procs.push(
-        await startCoreDns({
-          binary: n.binaries.coredns,
-          dir: nodeDir,
-          logDir: n.logDir,
-          listenIp: net.nodeIp,
-          kubeconfig: dnsKubeconfig,
-          readyPort: dnsReady,
-        }),
-      );
-      n.mark('CoreDNS ready');
       await waitFor(
         `node ${name} Ready`,
         async () => {
@@ -322,6 +319,22 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         process: kubeProxy,
       });
       n.mark('kube-proxy synced');
+      if (n.enforceNetworkPolicies) {
+        // Before any workload pod: a pod never runs a moment without its namespace's policies enforced.
+        await grantKubeRouter(n.admin);
+        procs.push(
+          await startKubeRouter({
+            binary: n.binaries['kube-router'],
+            kubeconfig: routerKubeconfig,
+            nodeName: name,
+            serviceCidr,
+            logDir: n.logDir,
+          }),
+        );
+        n.mark('kube-router enforcing NetworkPolicies');
+      }
+      await deployClusterDns(n.admin, { clusterIp: CLUSTER_DNS_IP, image: dnsImage.ref });
+      n.mark('CoreDNS pod ready');
       return {
         name,
         nodeIp: net.nodeIp,
@@ -330,6 +343,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
         clusterDnsIp: CLUSTER_DNS_IP,
         containerdAddress: c.address,
         sandboxImage: sandbox.ref,
+        networkPolicies: n.enforceNetworkPolicies,
         importImage: (archive: string) => importImage(c, archive),
         stop,
       };
@@ -368,7 +382,10 @@ function tcpConnects(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** Removes every KUBE-* iptables chain: kube-proxy's own clean-up, then a sweep for what it leaves (the kubelet's). */
+/**
+ * Removes every KUBE-* iptables chain: kube-proxy's own clean-up, then a sweep for what it leaves (the kubelet's, and
+ * kube-router's KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-*: a stopped kube-router keeps enforcing until they go).
+ */
 async function cleanupIptables(kubeProxy: string): Promise<void> {
   await run(kubeProxy, ['--cleanup', '--v=0'], { allowFail: true, timeoutMs: 60_000 });
   await flushKubeChains();
@@ -376,7 +393,8 @@ async function cleanupIptables(kubeProxy: string): Promise<void> {
 
 /**
  * Clean-up after a real-node harness that died without stopping (SIGKILL): its daemons died with it (pdeathsig), but
- * containerd shims, container processes, mounts, its bridge and kube-proxy's chains outlive it.
+ * containerd shims, container processes, mounts, its bridge, kube-proxy's and kube-router's chains and kube-router's
+ * ipsets outlive it.
  */
 async function reapStaleNode(holder: LockHolder): Promise<void> {
   const nodeDir = join(holder.dir, 'node');
@@ -389,6 +407,7 @@ async function reapStaleNode(holder: LockHolder): Promise<void> {
     await deleteNodeNetwork(net);
   }
   await flushKubeChains();
+  await destroyKubeRouterIpsets();
   await removeRuntimeLeftovers(containerIds);
   if (holder.ipForwardBefore) await restoreForwarding(holder.ipForwardBefore);
 }

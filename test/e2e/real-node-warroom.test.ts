@@ -212,6 +212,49 @@ describe('the war room on a real node', { skip: unsupported ? `skipped: ${unsupp
     }
   });
 
+  test('examples/full.yaml (Postgres, Ingress, calls on a NodePort with an external IP) becomes Ready', async () => {
+    const full = uniqueChannelName('full');
+    const applied = performance.now();
+    await env.k.apply(env.fullChannelManifest(full));
+    try {
+      const ready = await env.waitForChannel(
+        full,
+        'Ready',
+        (c) => (c.status?.phase === 'Ready' ? c : undefined),
+        600_000,
+      );
+      figures['full.yaml apply → Ready'] = Number(((performance.now() - applied) / 1000).toFixed(1));
+      for (const type of ['SynapseReady', 'UsersProvisioned', 'TurnReady', 'ElementReady', 'SecretsSealed']) {
+        assert.equal(conditionOf(ready, type)?.status, 'True', `${type}: ${conditionOf(ready, type)?.message}`);
+      }
+      const fullNs = ready.status?.namespace ?? '';
+      const running = await env.containersOf(fullNs);
+      for (const c of ['synapse', 'recorder', 'coturn', 'element', 'postgres']) {
+        assert.ok(
+          running.some((x) => x.container === c),
+          `containerd runs a ${c} container`,
+        );
+      }
+      const turn = await env.k.getJson<{ spec: { type: string; externalIPs?: string[] } }>([
+        '-n',
+        fullNs,
+        'service',
+        'coturn',
+      ]);
+      assert.equal(turn?.spec.type, 'NodePort');
+      assert.deepEqual(turn?.spec.externalIPs, ['203.0.113.10']);
+      const ingresses = await env.k.getJson<{ items: { spec: { ingressClassName?: string } }[] }>([
+        '-n',
+        fullNs,
+        'ingresses',
+      ]);
+      assert.ok((ingresses?.items.length ?? 0) > 0, 'its Ingress exists');
+      assert.ok(ingresses?.items.every((i) => i.spec.ingressClassName === 'nginx'));
+    } finally {
+      await env.k.exec(['delete', 'incidentchannel', full, '--wait=true', '--timeout=300s']).catch(() => {});
+    }
+  });
+
   test('close: archived and verified on the operator volume, namespace and containers gone; warroom verify accepts it', async () => {
     assert.ok(namespace, 'the channel came up');
     for (const u of users.splice(0)) await u.stop();

@@ -13,7 +13,8 @@ import { buildBusyboxImage } from '../../hack/cluster/busybox-image.ts';
 import { CNI_CACHE_DIR, listContainers, taskIdsOnDisk } from '../../hack/cluster/containerd.ts';
 import { run } from '../../hack/cluster/exec.ts';
 import { kubeChains, mountsUnder, processesUsing } from '../../hack/cluster/host-cleanup.ts';
-import { hostLinks } from '../../hack/cluster/host-net.ts';
+import { forwardGuardPresent, hostLinks } from '../../hack/cluster/host-net.ts';
+import { kubeRouterIpsets } from '../../hack/cluster/kube-router.ts';
 import { type LocalCluster, startCluster } from '../../hack/cluster/local-cluster.ts';
 import { realNodeUnsupportedReason } from '../../hack/cluster/real-node.ts';
 import { REAL_NODE_LOCK } from '../../hack/cluster/real-node-lock.ts';
@@ -33,12 +34,17 @@ const [imageDir, out] = process.argv.slice(-2);
 const image = 'localhost/warroom/test-busybox:sigkill';
 const archive = await buildBusyboxImage(imageDir, image, { user: '65532:65532' });
 const c = await startCluster({ node: 'real', images: [archive], log: () => {} });
-const k = (...a) => execFileSync(c.binaries.kubectl, ['--kubeconfig', c.kubeconfig, ...a], { input: a.includes('-') ? JSON.stringify({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name: 'sleeper', namespace: 'default' },
-  spec: { containers: [{ name: 's', image, imagePullPolicy: 'Never', command: ['/bin/sleep', '3600'] }] } }) : undefined });
-k('apply', '-f', '-');
-k('wait', '--for=condition=Ready', 'pod/sleeper', '--timeout=90s');
-(await import('node:fs')).writeFileSync(out, JSON.stringify({ dir: c.dir, bridge: c.realNode.bridge }));
+const k = (args, obj) => execFileSync(c.binaries.kubectl, ['--kubeconfig', c.kubeconfig, ...args],
+  { input: obj ? JSON.stringify(obj) : undefined }).toString();
+// A policy with a peer, so kube-router holds ipsets and chains when the harness dies.
+k(['apply', '-f', '-'], { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
+  metadata: { name: 'from-default', namespace: 'default' },
+  spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'default' } } }] }] } });
+k(['apply', '-f', '-'], { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'sleeper', namespace: 'default' },
+  spec: { containers: [{ name: 's', image, imagePullPolicy: 'Never', command: ['/bin/sleep', '3600'] }] } });
+k(['wait', '--for=condition=Ready', 'pod/sleeper', '--timeout=90s']);
+const sets = execFileSync('ipset', ['list', '-n']).toString().split(/\\s+/).filter((x) => /^KUBE-(SRC|DST)-/.test(x));
+(await import('node:fs')).writeFileSync(out, JSON.stringify({ dir: c.dir, bridge: c.realNode.bridge, sets }));
 setInterval(() => {}, 1 << 30);
 `;
 
@@ -48,11 +54,11 @@ const restricted = {
   container: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
 };
 
-function job(name: string, script: string) {
+function job(name: string, script: string, namespace = NS) {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace: NS },
+    metadata: { name, namespace },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: 120,
@@ -87,21 +93,21 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
   let k8sCgroupBefore: boolean;
 
   /** Applies a Job, waits for it to complete (or fail: then its log is in the error) and returns its log. */
-  async function runJob(name: string, script: string): Promise<string> {
-    await k.apply(job(name, script));
-    return waitJob(name);
+  async function runJob(name: string, script: string, namespace = NS): Promise<string> {
+    await k.apply(job(name, script, namespace));
+    return waitJob(name, namespace);
   }
 
-  async function waitJob(name: string): Promise<string> {
+  async function waitJob(name: string, namespace = NS): Promise<string> {
     let done = false;
     const deadline = Date.now() + 90_000;
     for (let finished = false; !finished && Date.now() < deadline; ) {
-      const j = await k.getJson<{ status?: { succeeded?: number; failed?: number } }>(['-n', NS, 'job', name]);
+      const j = await k.getJson<{ status?: { succeeded?: number; failed?: number } }>(['-n', namespace, 'job', name]);
       done = (j?.status?.succeeded ?? 0) > 0;
       finished = done || (j?.status?.failed ?? 0) > 0;
       if (!finished) await new Promise((r) => setTimeout(r, 250));
     }
-    const logs = await k.exec(['-n', NS, 'logs', `job/${name}`]).catch((e: Error) => `(no logs: ${e.message})`);
+    const logs = await k.exec(['-n', namespace, 'logs', `job/${name}`]).catch((e: Error) => `(no logs: ${e.message})`);
     assert.ok(done, `Job ${name} did not complete; its log:\n${logs}`);
     return logs;
   }
@@ -308,12 +314,121 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
           `if timeout 5 wget -q -O /dev/null http://${ip}:53/ 2>/tmp/err; then echo "LEAK ${ip}"; exit 1; fi; echo "blocked ${ip}: $(cat /tmp/err)";`,
       )
       .join(' ');
+    const info = cluster.realNode;
+    assert.ok(info);
+    // In the mangle table, which runs before kube-router's chain in filter FORWARD can ACCEPT anything.
+    assert.ok(
+      await forwardGuardPresent({ bridge: info.bridge, subnet: info.podSubnet, nodeIp: info.nodeIp }),
+      'the guard is in mangle FORWARD',
+    );
     const logs = await runJob('egress', `ip route; ${probes} echo isolated`);
     assert.doesNotMatch(logs, /^default/m, `a pod has a default route:\n${logs}`);
     assert.doesNotMatch(logs, /LEAK/);
     for (const ip of targets)
       assert.match(logs, new RegExp(`blocked ${ip.replaceAll('.', '\\.')}: .*(unreachable|timed out)`, 'i'));
     assert.match(logs, /isolated/);
+  });
+
+  test('NetworkPolicies are enforced (kube-router): ingress by namespace label, egress to the kube-dns pod only', async () => {
+    assert.equal(cluster.realNode?.networkPolicies, true, 'enforcement is on by default');
+    // CoreDNS is a real pod, labelled as on kind/kubeadm, behind the kube-dns Service: policies can select it.
+    const dns = await k.getJson<{ items: { status: { podIP: string } }[] }>([
+      '-n',
+      'kube-system',
+      'pods',
+      '-l',
+      'k8s-app=kube-dns',
+    ]);
+    assert.equal(dns?.items.length, 1, 'one CoreDNS pod');
+    const target = 'np-target';
+    for (const [name, labels] of [
+      [target, { 'pod-security.kubernetes.io/enforce': 'restricted' }],
+      ['np-allowed', { 'pod-security.kubernetes.io/enforce': 'restricted', 'np-test': 'allowed' }],
+      ['np-other', { 'pod-security.kubernetes.io/enforce': 'restricted' }],
+    ] as const) {
+      await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+    }
+    const policy = (namespace: string, name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name, namespace },
+      spec,
+    });
+    // Policies first, as the operator does: the pod never runs unprotected.
+    await k.apply(policy(target, 'default-deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }));
+    await k.apply(
+      policy(target, 'from-allowed', {
+        podSelector: { matchLabels: { app: 'web' } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          { from: [{ namespaceSelector: { matchLabels: { 'np-test': 'allowed' } } }], ports: [{ port: 8080 }] },
+        ],
+      }),
+    );
+    await k.apply(policy('np-other', 'default-deny', { podSelector: {}, policyTypes: ['Egress'] }));
+    await k.apply(
+      policy('np-other', 'allow-dns', {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+                podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+              },
+            ],
+            ports: [
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'TCP', port: 53 },
+            ],
+          },
+        ],
+      }),
+    );
+    await k.apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: target, labels: { app: 'web' } },
+      spec: {
+        automountServiceAccountToken: false,
+        securityContext: restricted.pod,
+        containers: [
+          {
+            name: 'web',
+            image: IMAGE,
+            imagePullPolicy: 'Never',
+            command: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'],
+            securityContext: restricted.container,
+          },
+        ],
+      },
+    });
+    await k.exec(['-n', target, 'wait', '--for=condition=Ready', 'pod/web', '--timeout=90s']);
+    const web = await k.getJson<{ status: { podIP: string } }>(['-n', target, 'pod', 'web']);
+    const ip = web?.status.podIP;
+    assert.ok(ip);
+    const probe = (tag: string) =>
+      `if timeout 5 wget -q -O /dev/null http://${ip}:8080/ 2>/tmp/err; then echo "${tag} reached"; else echo "${tag} blocked: $(cat /tmp/err)"; fi`;
+    const allowed = await runJob('probe', probe('web'), 'np-allowed');
+    assert.match(allowed, /web reached/);
+    const other = await runJob(
+      'probe',
+      [
+        // DNS still answers under default-deny egress: the allow-dns rule matches the CoreDNS pod.
+        'nslookup kubernetes.default.svc.cluster.local | grep -q "Address: 10.96.0.1$" && echo "dns answered"',
+        probe('web'),
+      ].join('; '),
+      'np-other',
+    );
+    assert.match(other, /dns answered/);
+    assert.match(other, /web blocked/);
+    // From the host (the node itself, as the kubelet's probes): always allowed by the engine, so no isolation proof.
+    assert.ok((await kubeRouterIpsets()).length > 0, 'kube-router keeps the policy peers in ipsets');
+    assert.ok(
+      (await kubeChains()).some((c) => c.endsWith('/KUBE-ROUTER-FORWARD')),
+      'kube-router has its FORWARD chain',
+    );
   });
 
   test('stop() leaves no container, mount, link, iptables chain or process behind', async () => {
@@ -346,6 +461,9 @@ describe('real node', { skip: unsupported ? `skipped: ${unsupported}` : false },
       [],
       'no KUBE-* chain is left',
     );
+    assert.deepEqual(await kubeRouterIpsets(), [], 'no kube-router ipset is left');
+    const mangle = (await run('iptables-save', ['-t', 'mangle'])).stdout;
+    assert.doesNotMatch(mangle, new RegExp(info.bridge), 'the forward guard is removed');
     const routes = (await run('ip', ['-4', 'route', 'show'])).stdout;
     assert.doesNotMatch(routes, new RegExp(info.bridge));
     assert.equal(existsSync(REAL_NODE_LOCK), false, 'the one-real-node lock is released');
@@ -393,7 +511,8 @@ describe('real node after a SIGKILLed run', { skip: unsupported ? `skipped: ${un
       assert.ok(Date.now() < deadline, `the child cluster did not start in time:\n${stderr}`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const dead = JSON.parse(await readFile(out, 'utf8')) as { dir: string; bridge: string };
+    const dead = JSON.parse(await readFile(out, 'utf8')) as { dir: string; bridge: string; sets: string[] };
+    assert.ok(dead.sets.length > 0, 'the dead run’s kube-router held ipsets');
     deadDir = dead.dir;
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -416,13 +535,32 @@ describe('real node after a SIGKILLed run', { skip: unsupported ? `skipped: ${un
       );
       assert.ok((await mountsUnder(dead.dir)).length > 0);
       assert.ok((await hostLinks()).includes(dead.bridge));
+      assert.ok(
+        (await kubeChains()).some((c) => c.endsWith('/KUBE-ROUTER-FORWARD')),
+        'kube-router’s chains outlive it',
+      );
     } else {
       t.diagnostic(`another real-node run took the lock (pid ${holder.pid}) and reaped first: premise not checked`);
     }
 
-    next = await startCluster({ node: 'real', log: () => {} });
-    assert.ok(
-      !existsSync('/run/containerd/s') || (await readdir('/run/containerd/s')).length === 0,
+    // Without kube-router of its own, so what is gone was removed by the reaping, not by a new kube-router's sync.
+    next = await startCluster({ node: 'real', networkPolicies: false, log: () => {} });
+    assert.deepEqual(
+      (await kubeRouterIpsets()).filter((x) => dead.sets.includes(x)),
+      [],
+      'the dead run’s kube-router ipsets are destroyed',
+    );
+    assert.deepEqual(
+      (await kubeChains()).filter((c) => /\/KUBE-(ROUTER|POD-FW|NWPLCY)-/.test(c)),
+      [],
+      'no kube-router chain is left',
+    );
+    // The new cluster's own shims (its CoreDNS pod) have bound sockets; a dead run's would be unbound.
+    const bound = (await readFile('/proc/net/unix', 'utf8')).split('\n').map((l) => l.trim().split(/\s+/)[7]);
+    const sockets = await readdir('/run/containerd/s').catch(() => [] as string[]);
+    assert.deepEqual(
+      sockets.filter((f) => !bound.includes(`/run/containerd/s/${f}`)),
+      [],
       'no stale shim socket',
     );
     assert.deepEqual(await processesUsing(dead.dir, ids), [], 'the dead run’s shims and pod processes are gone');

@@ -26,6 +26,7 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHART = join(ROOT, 'charts/warroom');
 const EXAMPLE = join(ROOT, 'examples/minimal.yaml');
+const FULL_EXAMPLE = join(ROOT, 'examples/full.yaml');
 /** The sealed-secrets version the project pins (its kubeseal and controller are built from the same module). */
 const SEALED_SECRETS_MODULE = 'github.com/bitnami-labs/sealed-secrets@v0.36.0';
 export const OPERATOR_NAMESPACE = 'warroom-system';
@@ -76,6 +77,11 @@ export interface WarRoomEnv {
   helm(args: string[]): Promise<string>;
   /** examples/minimal.yaml under a unique name (same case id pattern), with optional spec overrides. */
   channelManifest(name: string, spec?: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * examples/full.yaml (every field: Postgres, Ingress, calls on a NodePort with an external IP) under a unique name,
+   * its registry images replaced by the images built here (nothing can be pulled on this machine).
+   */
+  fullChannelManifest(name: string): Record<string, unknown>;
   channel(name: string): Promise<Channel | undefined>;
   /** Polls the channel until `ok` returns a value; on timeout the error holds the channel's conditions. */
   waitForChannel<T>(name: string, what: string, ok: (c: Channel) => T | undefined, timeoutMs: number): Promise<T>;
@@ -221,6 +227,13 @@ export async function startWarRoomEnv(opts: WarRoomEnvOptions = {}): Promise<War
       `operator.network.serviceCidrs=${JSON.stringify(['10.96.0.0/16'])}`,
       '--set-json',
       `operator.network.nodeCidrs=${JSON.stringify([`${node.nodeIp}/32`])}`,
+      // The chart's own NetworkPolicy lets the operator reach the API server only at these addresses and ports, as
+      // its values ask an admin to set: here the node-side forwarder (the kubernetes Service's endpoint) on the
+      // node IP, at the apiserver's port. Enforced: kube-router runs on the real node.
+      '--set-json',
+      `networkPolicy.apiServerCidrs=${JSON.stringify([`${node.nodeIp}/32`])}`,
+      '--set-json',
+      `networkPolicy.apiServerPorts=${JSON.stringify([Number(new URL(c.server).port)])}`,
       '--wait',
       '--timeout',
       '3m',
@@ -274,6 +287,24 @@ export async function startWarRoomEnv(opts: WarRoomEnvOptions = {}): Promise<War
           ...example,
           metadata: { ...example.metadata, name },
           spec: { ...example.spec, caseId: name, ...spec },
+        };
+      },
+      fullChannelManifest(name) {
+        const example = parse(readFileSync(FULL_EXAMPLE, 'utf8')) as {
+          metadata: Record<string, unknown>;
+          spec: Record<string, unknown>;
+        };
+        const local = {
+          synapse: images.synapse.ref,
+          element: images.element.ref,
+          coturn: images.coturn.ref,
+          postgres: images.postgres.ref,
+          recorder: images.operator.ref,
+        };
+        return {
+          ...example,
+          metadata: { ...example.metadata, name },
+          spec: { ...example.spec, caseId: name, images: local },
         };
       },
       channel,
