@@ -396,7 +396,7 @@ async function cleanupIptables(kubeProxy: string): Promise<void> {
  * containerd shims, container processes, mounts, its bridge, kube-proxy's and kube-router's chains and kube-router's
  * ipsets outlive it.
  */
-async function reapStaleNode(holder: LockHolder): Promise<void> {
+export async function reapStaleNode(holder: LockHolder): Promise<void> {
   const nodeDir = join(holder.dir, 'node');
   const containerIds = await taskIdsOnDisk(join(nodeDir, 'containerd'));
   await killProcessesUsing(nodeDir, containerIds);
