@@ -3,8 +3,9 @@
 // shims, mounts, its bridge, kube-proxy's and kube-router's chains and ipsets on the host: they are removed with the
 // real node's own clean-up (one function, so a step added there is never missing here), so kind never starts next to
 // another cluster's leftovers.
-import type { LockHolder } from '../cluster/real-node-lock.ts';
+
 import { reapStaleNode } from '../cluster/real-node.ts';
+import type { LockHolder } from '../cluster/real-node-lock.ts';
 import { ENGINE_RUN_DIR } from './engine.ts';
 
 export async function reapStaleHolder(holder: LockHolder, log: (m: string) => void): Promise<void> {
