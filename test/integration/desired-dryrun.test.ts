@@ -11,7 +11,12 @@ import { parse } from 'yaml';
 import { channelState, toChannel } from '../../src/controllers/incidentchannel/channel.ts';
 import { type BuildContext, buildContext } from '../../src/controllers/incidentchannel/context-from-spec.ts';
 import { buildDesired } from '../../src/controllers/incidentchannel/desired/index.ts';
-import { renderSecret, secretPlan, secretValues } from '../../src/controllers/incidentchannel/desired/secrets.ts';
+import {
+  liveKitCredentials,
+  renderSecret,
+  secretPlan,
+  secretValues,
+} from '../../src/controllers/incidentchannel/desired/secrets.ts';
 import { generateSecretMaterial, generateToken } from '../../src/crypto/secret-material.ts';
 import type { KubeObject } from '../../src/kube/objects.ts';
 import { type TestCluster, useCluster } from '../cluster/index.ts';
@@ -129,7 +134,10 @@ test('plain-mode Secrets of the plan pass a server dry-run (SealedSecrets need t
   const secrets = secretPlan(ctx).map((entry) =>
     renderSecret(
       entry,
-      secretValues(entry, material, { postgresPassword: generateToken() }),
+      secretValues(entry, material, {
+        postgresPassword: generateToken(),
+        liveKit: liveKitCredentials(() => generateToken()),
+      }),
       'plain',
       ctx.namespace,
       ctx.channel.name,
