@@ -91,7 +91,14 @@ for (let i = 0; i < LIVE; i += 50) {
       apiVersion: 'warroom.dev/v1alpha1',
       kind: 'IncidentChannel',
       metadata: { name, labels: { [shard.label]: shard.value } },
-      spec: { caseId: name, ttl: '72h', participants: [{ handle: 'falcon', role: 'lead' }] },
+      // Calls off unless BENCH_CALLS=on: each war room with calls holds 10 of the cluster's 2 768 NodePorts, so no
+      // cluster runs 500 of them (276 fit; the rest are Stalled RelayPortsExhausted).
+      spec: {
+        caseId: name,
+        ttl: '72h',
+        participants: [{ handle: 'falcon', role: 'lead' }],
+        calls: { enabled: process.env.BENCH_CALLS === 'on' },
+      },
     };
   });
   await k.apply({ apiVersion: 'v1', kind: 'List', items });
