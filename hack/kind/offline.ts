@@ -12,6 +12,7 @@ import { parse, stringify } from 'yaml';
 import { ensureBinaries } from '../cluster/binaries.ts';
 import { acquireRealNodeLock, type LockHolder, REAL_NODE_LOCK } from '../cluster/real-node-lock.ts';
 import { type BuiltImage, ensureImages, type ImageName, RUNTIME_IMAGES } from '../images/build.ts';
+import { sealedSecretsChartArgs, splitImageRef } from '../images/sealed-secrets-chart.ts';
 import {
   ENGINE_RUN_DIR,
   type Engine,
@@ -28,7 +29,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const KIND_CONFIG = join(ROOT, 'kind-config.yaml');
 const CHART = join(ROOT, 'charts/warroom');
 const KUBE_ROUTER_MANIFEST = fileURLToPath(new URL('./kube-router.yaml', import.meta.url));
-const SEALED_SECRETS_MODULE = 'github.com/bitnami-labs/sealed-secrets@v0.36.0';
 export const CLUSTER_NAME = 'warroom';
 export const OPERATOR_NAMESPACE = 'warroom-system';
 export const OPERATOR_RELEASE = 'warroom';
@@ -273,42 +273,8 @@ async function loadImages(k: OfflineKind, env: NodeJS.ProcessEnv): Promise<void>
   }
 }
 
-/** `localhost/warroom/x:tag` → registry `localhost`, repository `warroom/x`, tag. */
-function splitRef(ref: string): { registry: string; repository: string; tag: string } {
-  const m = /^([^/]+)\/(.+):([^:/]+)$/.exec(ref);
-  if (!m) throw new Error(`cannot split image ref ${ref}`);
-  return { registry: m[1] as string, repository: m[2] as string, tag: m[3] as string };
-}
-
 async function installSealedSecrets(k: OfflineKind): Promise<void> {
-  const out = await exec('go', ['mod', 'download', '-json', SEALED_SECRETS_MODULE], {
-    ...process.env,
-    GOFLAGS: '-mod=mod',
-  });
-  const moduleDir = (JSON.parse(out) as { Dir?: string }).Dir;
-  if (!moduleDir) throw new Error(`go mod download ${SEALED_SECRETS_MODULE} gave no directory`);
-  const controller = splitRef(k.images['sealed-secrets-controller'].ref);
-  await k.helm([
-    'upgrade',
-    '--install',
-    'sealed-secrets',
-    join(moduleDir, 'helm/sealed-secrets'),
-    '--namespace',
-    'kube-system',
-    '--set',
-    'fullnameOverride=sealed-secrets-controller',
-    '--set',
-    `image.registry=${controller.registry}`,
-    '--set',
-    `image.repository=${controller.repository}`,
-    '--set',
-    `image.tag=${controller.tag}`,
-    '--set',
-    'image.pullPolicy=Never',
-    '--wait',
-    '--timeout',
-    '3m',
-  ]);
+  await k.helm(['upgrade', '--install', ...(await sealedSecretsChartArgs(k.images['sealed-secrets-controller'].ref))]);
 }
 
 /** The node network (kind's docker network): TURN relays must never reach it either. */
@@ -324,7 +290,7 @@ async function installChart(k: OfflineKind): Promise<void> {
     metadata: { name: OPERATOR_NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
   };
   await k.kubectl(['apply', '-f', '-'], JSON.stringify(ns));
-  const operator = splitRef(k.images.operator.ref);
+  const operator = splitImageRef(k.images.operator.ref);
   await k.helm([
     'upgrade',
     '--install',

@@ -15,6 +15,7 @@ import { ensureBinaries } from '../../hack/cluster/binaries.ts';
 import { ctr } from '../../hack/cluster/containerd.ts';
 import { type LocalCluster, startCluster } from '../../hack/cluster/local-cluster.ts';
 import { type BuiltImage, ensureImages, type ImageName, RUNTIME_IMAGES } from '../../hack/images/build.ts';
+import { sealedSecretsChartArgs, splitImageRef } from '../../hack/images/sealed-secrets-chart.ts';
 import { PORTS } from '../../src/controllers/incidentchannel/desired/ports.ts';
 import { participantSecretName } from '../../src/controllers/incidentchannel/desired/secret-names.ts';
 import { participantPasswordKey } from '../../src/crypto/secret-material.ts';
@@ -28,7 +29,6 @@ const CHART = join(ROOT, 'charts/warroom');
 const EXAMPLE = join(ROOT, 'examples/minimal.yaml');
 const FULL_EXAMPLE = join(ROOT, 'examples/full.yaml');
 /** The sealed-secrets version the project pins (its kubeseal and controller are built from the same module). */
-const SEALED_SECRETS_MODULE = 'github.com/bitnami-labs/sealed-secrets@v0.36.0';
 export const OPERATOR_NAMESPACE = 'warroom-system';
 export const OPERATOR_RELEASE = 'warroom';
 /** The chart's fullname: a release name that contains the chart's name is used as it is (Helm's convention). */
@@ -161,33 +161,7 @@ export async function startWarRoomEnv(opts: WarRoomEnvOptions = {}): Promise<War
 
     // The sealed-secrets controller: its upstream chart (inside the Go module the kubeseal build downloaded), with
     // the controller image built here from the same version.
-    const { stdout } = await run('go', ['mod', 'download', '-json', SEALED_SECRETS_MODULE], {
-      env: { ...process.env, GOFLAGS: '-mod=mod' },
-      timeout: 300_000,
-    });
-    const moduleDir = (JSON.parse(stdout) as { Dir?: string }).Dir;
-    if (!moduleDir) throw new Error(`go mod download ${SEALED_SECRETS_MODULE} gave no directory`);
-    const controller = splitRef(images['sealed-secrets-controller'].ref);
-    await helm([
-      'install',
-      'sealed-secrets',
-      join(moduleDir, 'helm/sealed-secrets'),
-      '--namespace',
-      'kube-system',
-      '--set',
-      'fullnameOverride=sealed-secrets-controller',
-      '--set',
-      `image.registry=${controller.registry}`,
-      '--set',
-      `image.repository=${controller.repository}`,
-      '--set',
-      `image.tag=${controller.tag}`,
-      '--set',
-      'image.pullPolicy=Never',
-      '--wait',
-      '--timeout',
-      '3m',
-    ]);
+    await helm(['install', ...(await sealedSecretsChartArgs(images['sealed-secrets-controller'].ref))]);
     mark('sealed-secrets controller running (upstream chart)');
 
     // The operator from our chart, as a real pod with the chart's RBAC, pointed at the local images.
@@ -196,7 +170,7 @@ export async function startWarRoomEnv(opts: WarRoomEnvOptions = {}): Promise<War
       kind: 'Namespace',
       metadata: { name: OPERATOR_NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
     });
-    const operator = splitRef(images.operator.ref);
+    const operator = splitImageRef(images.operator.ref);
     await helm([
       'install',
       OPERATOR_RELEASE,
@@ -429,8 +403,3 @@ export function uniqueChannelName(tag: string): string {
 }
 
 /** `localhost/warroom/x:tag` → registry `localhost`, repository `warroom/x`, tag. */
-function splitRef(ref: string): { registry: string; repository: string; tag: string } {
-  const m = /^([^/]+)\/(.+):([^:/]+)$/.exec(ref);
-  if (!m) throw new Error(`cannot split image ref ${ref}`);
-  return { registry: m[1] as string, repository: m[2] as string, tag: m[3] as string };
-}
