@@ -19,6 +19,8 @@ export interface Scope {
   channel: ChannelState;
   ctx: BuildContext;
   desired: KubeObject[];
+  /** sha256 of `desired`: equal to the last one applied in full means nothing needs applying or pruning. */
+  fingerprint: string;
   decision: Extract<ExpiryDecision, { action: 'keep' }>;
   signal: AbortSignal;
   /**

@@ -215,12 +215,7 @@ export class IncidentChannelReconciler {
   }
 
   /** Builds the scope: relay ports, build context, desired objects, and the apply step that skips what is settled. */
-  #scope(
-    channel: Channel,
-    state: ChannelState,
-    decision: Scope['decision'],
-    rc: ReconcileContext,
-  ): Scope & { outcome: LiveOutcome } {
+  #scope(channel: Channel, state: ChannelState, decision: Scope['decision'], rc: ReconcileContext): Scope {
     const prefix = this.#d.settings.namespacePrefix;
     const namespace = channelNamespace(channel, prefix) ?? '';
     const nowMs = this.#d.now().getTime();
@@ -288,15 +283,13 @@ export class IncidentChannelReconciler {
     };
     if (relayPorts && state.status?.relayPorts) outcome.fields.relayPorts = relayPorts;
     if (relayPorts && settled) outcome.fields.relayPorts = relayPorts;
-    const scope = { channel: state, ctx, desired, decision, signal: rc.signal, apply, outcome };
-    return Object.assign(scope, { fingerprint, settled });
+    return { channel: state, ctx, desired, fingerprint, decision, signal: rc.signal, apply, outcome };
   }
 
   /** Deletes what we labelled for this channel but no longer build (e.g. the Postgres policy after a switch). */
   async #prune(scope: Scope, rc: ReconcileContext): Promise<void> {
     const name = scope.ctx.channel.name;
-    const fingerprint = createHash('sha256').update(JSON.stringify(scope.desired)).digest('hex');
-    if (this.#applied.get(name) === fingerprint) return;
+    if (this.#applied.get(name) === scope.fingerprint) return;
     const wanted = new Set(scope.desired.map(objectKey));
     const prunable = new Set(PRUNABLE_KINDS.map((k) => `${k.apiVersion}/${k.kind}`));
     for (const obj of this.#d.cluster.labelled(scope.ctx.namespace, labelValue(name))) {
@@ -304,7 +297,7 @@ export class IncidentChannelReconciler {
       rc.log.info({ kind: obj.kind, object: obj.metadata.name }, 'pruning an object that is no longer desired');
       await this.#d.cluster.delete(refOf(obj), {}, rc.signal);
     }
-    this.#applied.set(name, fingerprint);
+    this.#applied.set(name, scope.fingerprint);
   }
 
   /**
