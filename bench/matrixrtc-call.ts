@@ -17,6 +17,8 @@ import { heardFrames, publishTone } from '../test/support/livekit-audio.ts';
 import { startLiveKit } from '../test/support/livekit-peer.ts';
 import { freeTcpPort } from '../test/support/matrix-ports.ts';
 import { startPeerProcess, waitUntil } from '../test/support/matrix-process.ts';
+import { hostAuthoriserEnv, tokenRequestBody } from '../test/support/matrixrtc.ts';
+import { startRecorderProcess } from '../test/support/recorder-process.ts';
 import { startSynapse } from '../test/support/synapse-peer.ts';
 
 (sdkLogger as unknown as { setLevel(level: string): void }).setLevel('error');
@@ -51,24 +53,29 @@ const file = async (name: string, value: string) => {
   await writeFile(join(secrets, name), `${value}\n`, { mode: 0o600 });
   return join(secrets, name);
 };
+// The authoriser asks the recorder who is joined (as in a war room): the recorder runs, and joins every room itself.
+const recorderAccount = { handle: 'warroom-recorder', password: pw() };
+const recorder = await startRecorderProcess({
+  homeserverUrl: synapse.baseUrl,
+  serverName: SERVER_NAME,
+  account: recorderAccount,
+  dir: join(secrets, 'recorder'),
+});
 const authoriser = startPeerProcess(
   process.execPath,
   [fileURLToPath(new URL('../src/main.ts', import.meta.url)), 'rtc-authoriser'],
   {
     env: {
       PATH: process.env.PATH,
-      WARROOM_SERVER_NAME: SERVER_NAME,
-      WARROOM_RTC_LISTEN_ADDRESS: '127.0.0.1',
-      WARROOM_RTC_LISTEN_PORT: String(authPort),
-      WARROOM_RTC_SFU_URL: livekit.wsUrl,
-      WARROOM_RTC_SFU_API_URL: livekit.httpUrl,
-      WARROOM_RTC_OPENID_URL: synapse.openIdUrl,
-      WARROOM_HOMESERVER_URL: synapse.baseUrl,
-      WARROOM_RTC_WITNESS_USER: admin.handle,
-      WARROOM_RTC_WITNESS_PASSWORD_FILE: await file('witness', admin.password),
-      WARROOM_LIVEKIT_API_KEY_FILE: await file('key', apiKey),
-      WARROOM_LIVEKIT_API_SECRET_FILE: await file('secret', apiSecret),
-      WARROOM_LOG_LEVEL: 'warn',
+      ...hostAuthoriserEnv({
+        serverName: SERVER_NAME,
+        port: authPort,
+        livekit,
+        openIdUrl: synapse.openIdUrl,
+        membershipUrl: recorder.membershipUrl,
+        apiKeyFile: await file('key', apiKey),
+        apiSecretFile: await file('secret', apiSecret),
+      }),
     },
   },
 );
@@ -79,8 +86,9 @@ try {
     serverName: SERVER_NAME,
     registrationSharedSecret: synapse.secrets.registrationSharedSecret,
     adminBot: admin,
-    recorder: { handle: 'recorder', password: pw() },
+    recorder: recorderAccount,
     participants: [speakerAcct, listenerAcct],
+    recorderJoinsItself: true,
   });
   const ops = summary.rooms.find((r) => r.alias === `#ops:${SERVER_NAME}`)?.roomId ?? '';
   const member = async (acct: { handle: string; password: string }) => {
@@ -101,12 +109,7 @@ try {
     const res = await fetch(`${authUrl}/get_token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        room_id: ops,
-        slot_id: 'm.call#ROOM',
-        openid_token: await who.client.getOpenIdToken(),
-        member: { id: memberId, claimed_user_id: who.userId, claimed_device_id: who.deviceId },
-      }),
+      body: JSON.stringify(tokenRequestBody(who, ops, await who.client.getOpenIdToken(), memberId)),
     });
     if (!res.ok) throw new Error(`get_token: HTTP ${res.status} ${await res.text()}`);
     return (await res.json()) as { url: string; jwt: string };
@@ -151,6 +154,7 @@ try {
 } finally {
   await dispose();
   await authoriser.stop();
+  await recorder.stop();
   await livekit.stop();
   await synapse.stop();
   await coturn.stop();

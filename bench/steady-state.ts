@@ -12,7 +12,7 @@
 // The operator runs as its own ServiceAccount (bound to cluster-admin: this measures requests, not RBAC), with its
 // defaults (leader election on, 10 min resync), as a child process. Each scenario is measured over BENCH_WINDOW_S
 // (default 90 s) after the channels have settled; requests are counted by when the apiserver received them.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,13 +22,13 @@ import { ensureImages } from '../hack/images/build.ts';
 import { describeCluster } from '../test/cluster/index.ts';
 import { kubectl } from '../test/support/kubectl.ts';
 import { installCrd, kwokEvidenceFlags, testShard } from '../test/support/operator.ts';
+import { spawnOperator } from './operator-process.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '20,200').split(',').map(Number);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 90);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 20);
 const STALL_S = Number(process.env.BENCH_SETTLE_STALL_S ?? 90);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'src/main.ts');
 const SA_NAMESPACE = 'warroom-system';
 const SA = 'warroom-operator';
 const OPERATOR_USER = `system:serviceaccount:${SA_NAMESPACE}:${SA}`;
@@ -61,16 +61,9 @@ interface Channel {
 }
 
 function startOperator(selector: string) {
-  // setpriv --pdeathsig: an interrupted bench takes its operator with it.
-  return spawn(
-    'setpriv',
+  return spawnOperator(
+    [],
     [
-      '--pdeathsig',
-      'KILL',
-      '--',
-      process.execPath,
-      MAIN,
-      'operator',
       `--kubeconfig=${kubeconfig}`,
       `--namespace=${SA_NAMESPACE}`,
       `--channel-selector=${selector}`,
@@ -79,7 +72,6 @@ function startOperator(selector: string) {
       '--secrets=plain',
       ...kwokEvidenceFlags(join(local.dir, `evidence-${selector.split('=')[1]}`)),
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
   );
 }
 
@@ -110,7 +102,10 @@ async function waitChannels(selector: string, n: number, settled: (c: Channel) =
     const list = (await k.getJson<{ items: Channel[] }>(['incidentchannels', '-l', selector]))?.items ?? [];
     const byState = new Map<string, number>();
     for (const c of list) {
-      const why = c.status?.conditions?.find((x) => x.type === 'Ready' && x.status !== 'True')?.reason;
+      // A stalled channel's Ready reason is only "Stalled": the Stalled condition says why.
+      const why =
+        c.status?.conditions?.find((x) => x.type === 'Stalled' && x.status === 'True')?.reason ??
+        c.status?.conditions?.find((x) => x.type === 'Ready' && x.status !== 'True')?.reason;
       const state = `${c.status?.phase ?? 'no status'}${why && c.status?.phase !== 'Ready' ? `/${why}` : ''}`;
       byState.set(state, (byState.get(state) ?? 0) + 1);
     }

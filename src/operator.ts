@@ -8,7 +8,9 @@ import {
   projectNamespace,
   projectPod,
   projectService,
+  projectSpec,
   projectWorkload,
+  sameProjection,
 } from './controllers/incidentchannel/children.ts';
 import { PRUNABLE_KINDS } from './controllers/incidentchannel/desired/index.ts';
 import type { EvidenceHook } from './controllers/incidentchannel/evidence-hook.ts';
@@ -17,6 +19,7 @@ import { LABEL_MANAGED_BY, MANAGED_BY } from './controllers/incidentchannel/name
 import { IncidentChannelReconciler } from './controllers/incidentchannel/reconciler.ts';
 import { HttpRecorderClient } from './controllers/incidentchannel/recorder-client.ts';
 import { RecorderEvidence } from './controllers/incidentchannel/recorder-evidence.ts';
+import { mayFreeRelayBlock } from './controllers/incidentchannel/relay-ports.ts';
 import { SecretsPhase } from './controllers/incidentchannel/secrets-phase.ts';
 import { evidenceFromConfig } from './evidence/from-config.ts';
 import { publicKeyOf } from './evidence/signing.ts';
@@ -53,6 +56,8 @@ export interface Operator {
   /** Caches synced, and (when leading) workers running: what /readyz reports. */
   ready(): boolean;
   isLeader(): boolean;
+  /** Nothing queued and nothing being reconciled: a quiet moment (src/runtime/memory-mode.ts). */
+  idle(): boolean;
   stop(): Promise<void>;
 }
 
@@ -76,6 +81,10 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
   });
 
   // The cache holds each channel parsed once by the zod schema the CRD is generated from: typed end to end.
+  // Declared below, with the reconciler; the handlers run only once the reflectors start.
+  const wakeAwaitingRelayPorts = () => {
+    for (const name of reconciler.awaitingRelayPorts()) queue.add(name);
+  };
   const channels = new Reflector<Channel>({
     rest,
     apiVersion: API_VERSION,
@@ -86,8 +95,14 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
     metrics: metrics.reflector,
     relistIntervalMs: config.resyncPeriod,
     handlers: {
-      onUpsert: (o) => queue.add(o.metadata.name),
-      onDelete: (o) => queue.add(o.metadata.name),
+      onUpsert: (o, old) => {
+        queue.add(o.metadata.name);
+        if (mayFreeRelayBlock({ channel: o, old, deleted: false })) wakeAwaitingRelayPorts();
+      },
+      onDelete: (o) => {
+        queue.add(o.metadata.name);
+        if (mayFreeRelayBlock({ channel: o, old: undefined, deleted: true })) wakeAwaitingRelayPorts();
+      },
       onSync: (all) => {
         for (const o of all) queue.add(o.metadata.name);
       },
@@ -170,12 +185,15 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
           ? projectService
           : kind === 'StatefulSet' || kind === 'Deployment' || kind === 'Job'
             ? projectWorkload
-            : projectMetadata,
+            : kind === 'ResourceQuota'
+              ? projectSpec
+              : projectMetadata,
     })),
   ];
   const wake = (o: KubeObject, deleted: boolean) => {
     const name = reconciler.noteChildEvent(o, deleted);
     if (name) queue.add(name);
+    if (mayFreeRelayBlock({ service: o, deleted })) wakeAwaitingRelayPorts();
   };
   const children = childKinds.map(
     ({ apiVersion, kind, project }) =>
@@ -183,6 +201,8 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
         rest,
         apiVersion,
         kind,
+        // projectMetadata reads metadata alone: the apiserver need not send the rest (ConfigMaps carry whole files).
+        metadataOnly: project === projectMetadata,
         labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
         transform: project,
         log,
@@ -191,8 +211,10 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
         handlers: {
           onUpsert: (o, old) => {
             childIndex.upsert(o);
-            // A pod's status moved but nothing readiness reads did (its projection is the same): nothing to wake.
-            if (kind === 'Pod' && old && JSON.stringify(old.state) === JSON.stringify(o.state)) return;
+            // A pod's status moved but nothing readiness reads did, or the quota controller recounted a quota's
+            // usage (the projection is the same): nothing to wake. Taken for drift, the quota's recounts re-applied
+            // the whole war room after every pod it started, several times per war room coming up.
+            if ((kind === 'Pod' || kind === 'ResourceQuota') && old && sameProjection(old, o)) return;
             wake(o, false);
           },
           onDelete: (o) => {
@@ -250,6 +272,7 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
     client,
     ready: () => channels.hasSynced && (!leading || controller.started),
     isLeader: () => leading,
+    idle: () => queue.len() === 0 && queue.processingKeys().length === 0,
     stop: async () => {
       if (stopped) return;
       stopped = true;

@@ -36,7 +36,12 @@ export interface LocalCluster {
   importImage(archivePath: string): Promise<void>;
   /** Stops and starts kube-apiserver on the same port, for tests of watch recovery; resolves when it is ready again. */
   restartApiServer(): Promise<void>;
-  stop(): Promise<void>;
+  /**
+   * `keepRealNodeLock`: the machine's one-real-node lock stays held after the node is gone, so a test can check the
+   * host is clean before another run on the machine takes the node; it then calls releaseRealNodeLock.
+   */
+  stop(opts?: { keepRealNodeLock?: boolean }): Promise<void>;
+  releaseRealNodeLock(): Promise<void>;
 }
 
 export interface StartClusterOptions {
@@ -105,11 +110,11 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
   let keepDir = opts.keepDir ?? false;
   let realHost: RealNodeHost | undefined;
   let realNode: RealNode | undefined;
-  const stop = async () => {
+  const stop = async (so?: { keepRealNodeLock?: boolean }) => {
     if (stopped) return;
     stopped = true;
     // The node first: its clean-up (containers, mounts, bridge, iptables) needs nothing from the control plane.
-    const nodeStopped = realHost?.stop().catch((err: Error) => err);
+    const nodeStopped = realHost?.stop({ keepLock: so?.keepRealNodeLock }).catch((err: Error) => err);
     const nodeError = await nodeStopped;
     for (const p of procs.reverse()) await stopProcess(p);
     if (!keepDir) await rm(dir, { recursive: true, force: true });
@@ -371,6 +376,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Loca
       importImage,
       restartApiServer,
       stop,
+      releaseRealNodeLock: async () => realHost?.releaseLock(),
     };
   } catch (err) {
     keepDir = true;

@@ -84,7 +84,9 @@ export interface RealNodeOptions {
 export interface RealNodeHost {
   net: NodeNetwork;
   start(o: RealNodeOptions): Promise<RealNode>;
-  stop(): Promise<void>;
+  /** `keepLock`: the caller checks the host is clean before another run may take the node, then calls releaseLock. */
+  stop(o?: { keepLock?: boolean }): Promise<void>;
+  releaseLock(): Promise<void>;
 }
 
 export interface RealNodeInfo {
@@ -146,7 +148,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
   let ipForwardBefore: string | undefined;
   let stopped = false;
   let containerIds: string[] = [];
-  const stop = async () => {
+  const stop = async (so?: { keepLock?: boolean }) => {
     if (stopped) return;
     stopped = true;
     const errors: string[] = [];
@@ -179,7 +181,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
     await step('kube-router ipsets', destroyKubeRouterIpsets);
     const forward = ipForwardBefore;
     if (forward) await step('restore ip_forward', () => restoreForwarding(forward));
-    await step('release lock', () => lock.release());
+    if (!so?.keepLock) await step('release lock', () => lock.release());
     if (errors.length > 0) throw new Error(`real node clean-up was incomplete: ${errors.join('; ')}`);
   };
 
@@ -196,7 +198,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
   }
   const hostNet = net;
   const serviceCidr = o.serviceCidr;
-  return { net: hostNet, stop, start };
+  return { net: hostNet, stop, start, releaseLock: () => lock.release() };
 
   async function start(n: RealNodeOptions): Promise<RealNode> {
     const net = hostNet;

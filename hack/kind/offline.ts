@@ -315,6 +315,8 @@ async function installChart(k: OfflineKind): Promise<void> {
     '--set',
     `images.postgres=${k.images.postgres.ref}`,
     '--set',
+    `images.livekit=${k.images.livekit.ref}`,
+    '--set',
     'secrets.mode=sealed',
     '--set-json',
     'operator.network.podCidrs=["10.244.0.0/16"]',
@@ -338,6 +340,12 @@ export async function kindDownOffline(log: (m: string) => void, opts: { keepLock
       log(`deleting kind cluster ${CLUSTER_NAME}`);
       await exec(kind, ['delete', 'cluster', '--name', CLUSTER_NAME, '--kubeconfig', kubeconfigPath()], env);
     }
+  }
+  const held = await lockHolder();
+  if (opts.keepLock && held?.dir === ENGINE_RUN_DIR) {
+    // The lock names dockerd, which is about to stop: a real-node run waiting on it would take a dead holder's lock
+    // at once (and start its bridge and rules while the caller still checks the host). This process holds it now.
+    await writeFile(REAL_NODE_LOCK, JSON.stringify({ ...held, pid: process.pid }));
   }
   await stopOfflineEngine(log);
   if (!opts.keepLock) await releaseKindLock();

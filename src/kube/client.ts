@@ -15,11 +15,6 @@ export interface JsonPatchOp {
   value?: unknown;
 }
 
-interface ListResult<T> {
-  items: T[];
-  metadata: { resourceVersion?: string; continue?: string };
-}
-
 /** Typed verbs over KubeRest. Callers speak in objects and refs; paths and content types stay in here. */
 export class KubeClient {
   readonly rest: KubeRest;
@@ -46,12 +41,15 @@ export class KubeClient {
     const items: T[] = [];
     let cont: string | undefined;
     do {
-      const page = await this.rest.request<ListResult<T>>('GET', collectionPath(apiVersion, kind, opts.namespace), {
-        query: { labelSelector: opts.labelSelector, limit: 500, continue: cont },
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-      for (const item of page.items) items.push({ ...item, apiVersion, kind });
-      cont = page.metadata.continue || undefined;
+      const page = await this.rest.list(
+        collectionPath(apiVersion, kind, opts.namespace),
+        {
+          query: { labelSelector: opts.labelSelector, limit: 500, continue: cont },
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        },
+        (item) => items.push({ ...(item as T), apiVersion, kind }),
+      );
+      cont = page.metadata?.continue || undefined;
     } while (cont);
     return items;
   }

@@ -10,9 +10,8 @@ export class ApiError extends Error {
     this.reason = reason;
   }
 
-  static async fromResponse(method: string, path: string, res: Response): Promise<ApiError> {
-    const text = await res.text();
-    let reason = res.statusText;
+  static fromBody(method: string, path: string, code: number, statusText: string, text: string): ApiError {
+    let reason = statusText;
     let message = text.slice(0, 2000);
     try {
       const status = JSON.parse(text) as { reason?: string; message?: string };
@@ -21,7 +20,7 @@ export class ApiError extends Error {
     } catch {
       // not a Status object; keep the raw text
     }
-    return new ApiError(res.status, reason, `${method} ${path}: ${res.status} ${reason}: ${message}`);
+    return new ApiError(code, reason, `${method} ${path}: ${code} ${reason}: ${message}`);
   }
 }
 

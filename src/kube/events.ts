@@ -9,6 +9,9 @@ export interface EventInput {
   note: string;
 }
 
+const EVENTS_IN_FLIGHT = 4;
+const EVENTS_QUEUED = 1000;
+
 /**
  * events.k8s.io/v1 events about a (cluster-scoped) object. Cluster-scoped regarding objects get their events in the
  * `default` namespace, as client-go does. Repeats of the same (reason, note) within a window are dropped, so a
@@ -22,6 +25,8 @@ export class EventRecorder {
   readonly #recent = new Map<string, number>();
   readonly #dedupeMs: number;
   readonly #log: { warn(o: object, m: string): void } | undefined;
+  readonly #queue: (() => Promise<void>)[] = [];
+  #inFlight = 0;
 
   constructor(
     client: KubeClient,
@@ -34,6 +39,12 @@ export class EventRecorder {
     this.#log = opts.log;
   }
 
+  /**
+   * Queues the event and returns at once, as client-go's recorder does: a reconcile never waits for its events (one
+   * was a full apiserver round trip on the path of every war room coming up). At most EVENTS_IN_FLIGHT are sent at a
+   * time so a burst of war rooms does not crowd out their own applies; past EVENTS_QUEUED waiting, events are dropped
+   * and said so in the log.
+   */
   async emit(regarding: KubeObject, ev: EventInput, signal?: AbortSignal): Promise<void> {
     const key = `${regarding.metadata.uid}/${ev.reason}/${ev.note}`;
     const now = Date.now();
@@ -41,6 +52,26 @@ export class EventRecorder {
     if (last !== undefined && now - last < this.#dedupeMs) return;
     this.#recent.set(key, now);
     if (this.#recent.size > 10_000) this.#recent.clear();
+    if (this.#queue.length >= EVENTS_QUEUED) {
+      this.#log?.warn({ reason: ev.reason }, 'too many events waiting to be sent; dropping this one');
+      return;
+    }
+    this.#queue.push(() => this.#send(regarding, ev, now, signal));
+    this.#drain();
+  }
+
+  #drain(): void {
+    while (this.#inFlight < EVENTS_IN_FLIGHT && this.#queue.length > 0) {
+      const send = this.#queue.shift() as () => Promise<void>;
+      this.#inFlight++;
+      void send().finally(() => {
+        this.#inFlight--;
+        this.#drain();
+      });
+    }
+  }
+
+  async #send(regarding: KubeObject, ev: EventInput, now: number, signal?: AbortSignal): Promise<void> {
     const namespace = regarding.metadata.namespace ?? 'default';
     try {
       await this.#client.create(

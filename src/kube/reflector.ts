@@ -1,7 +1,7 @@
 import { ApiError, isGone } from './errors.ts';
 import type { KubeObject } from './objects.ts';
 import { collectionPath } from './resources.ts';
-import type { KubeRest, WatchEvent, WatchHandle } from './rest.ts';
+import { type KubeRest, METADATA_ONLY, type WatchEvent, type WatchHandle } from './rest.ts';
 
 export interface ReflectorHandlers<T> {
   onUpsert?(obj: T, old: T | undefined): void;
@@ -38,6 +38,11 @@ export interface ReflectorOptions<T> {
    * should keep metadata alone (`metadataOnly`).
    */
   transform?: (obj: KubeObject) => T;
+  /**
+   * Ask the apiserver for metadata only (PartialObjectMetadata): for caches whose transform reads nothing else, so
+   * spec and status are never sent, let alone parsed. Items still carry this reflector's apiVersion and kind.
+   */
+  metadataOnly?: boolean;
 }
 
 /** Drops metadata.managedFields: routinely half an object's bytes, and nothing in a cache ever reads them. */
@@ -66,7 +71,7 @@ const keyOf = (o: KubeObject) =>
  * client-node's informer stops for good on most errors; this one never gives up until stop().
  */
 export class Reflector<T extends KubeObject> {
-  readonly #o: Required<Omit<ReflectorOptions<T>, 'namespace' | 'labelSelector' | 'log' | 'metrics'>> &
+  readonly #o: Required<Omit<ReflectorOptions<T>, 'namespace' | 'labelSelector' | 'log' | 'metrics' | 'metadataOnly'>> &
     ReflectorOptions<T>;
   readonly #store = new Map<string, T>();
   /** Bumped on every change to the store, so readers can cache what they derive from `list()`. */
@@ -183,16 +188,24 @@ export class Reflector<T extends KubeObject> {
     let cont: string | undefined;
     let rv: string | undefined;
     do {
-      const page = await this.#o.rest.request<{
-        items: KubeObject[];
-        metadata: { resourceVersion?: string; continue?: string };
-      }>('GET', path, { query: { labelSelector: this.#o.labelSelector, limit: 500, continue: cont } });
-      for (const item of page.items) {
-        const obj = this.#o.transform({ ...item, apiVersion: this.#o.apiVersion, kind: this.#o.kind });
-        seen.set(keyOf(obj), obj);
-      }
-      rv = page.metadata.resourceVersion;
-      cont = page.metadata.continue || undefined;
+      // Each item is projected as it comes off the wire: the full objects of a page never exist all at once.
+      const page = await this.#o.rest.list(
+        path,
+        {
+          query: { labelSelector: this.#o.labelSelector, limit: 500, continue: cont },
+          ...(this.#o.metadataOnly ? { accept: METADATA_ONLY.list } : {}),
+        },
+        (item) => {
+          const obj = this.#o.transform({
+            ...(item as KubeObject),
+            apiVersion: this.#o.apiVersion,
+            kind: this.#o.kind,
+          });
+          seen.set(keyOf(obj), obj);
+        },
+      );
+      rv = page.metadata?.resourceVersion;
+      cont = page.metadata?.continue || undefined;
     } while (cont);
 
     for (const [key, old] of this.#store) {
@@ -218,7 +231,12 @@ export class Reflector<T extends KubeObject> {
   }
 
   async #watchOnce(): Promise<Error | null> {
-    const timeoutSeconds = Math.round(this.#o.watchTimeoutSeconds * (1 + Math.random()));
+    // The watch ends when the next relist is due, so `relistIntervalMs` holds even while the watch is healthy.
+    const untilRelist = Math.ceil((this.#lastRelist + this.#o.relistIntervalMs - Date.now()) / 1000);
+    const timeoutSeconds = Math.max(
+      1,
+      Math.min(Math.round(this.#o.watchTimeoutSeconds * (1 + Math.random())), untilRelist),
+    );
     let failure: Error | undefined;
     const handle = await this.#o.rest.watch<KubeObject>(
       collectionPath(this.#o.apiVersion, this.#o.kind, this.#o.namespace),
@@ -233,6 +251,7 @@ export class Reflector<T extends KubeObject> {
         if (failure) handle.abort('watch error event');
       },
       Math.max(this.#o.idleTimeoutMs, (timeoutSeconds + 30) * 1000),
+      this.#o.metadataOnly ? METADATA_ONLY.watch : undefined,
     );
     this.#current = handle;
     const err = await handle.done;

@@ -23,6 +23,11 @@ export const RECORDER_ENV = {
    * served only there (so a NetworkPolicy can open it to the operator alone); otherwise on `listen`.
    */
   controlListen: 'WARROOM_RECORDER_CONTROL_LISTEN',
+  /**
+   * Optional host:port of the membership listener (src/recorder/membership-server.ts) the call authoriser asks "is
+   * this user joined to this room"; its NetworkPolicy opens it to the authoriser alone. Unset: not served.
+   */
+  membershipListen: 'WARROOM_RECORDER_MEMBERSHIP_LISTEN',
   /** Alias of the room for notices, e.g. #control:inc-42.invalid. */
   controlRoom: 'WARROOM_RECORDER_CONTROL_ROOM',
   /** JSON {name, uid, caseId, namespace}: the channel, for the export manifest. */
@@ -55,6 +60,7 @@ export interface RecorderConfig {
   dataDir: string;
   listen: HostPort;
   controlListen: HostPort | undefined;
+  membershipListen: HostPort | undefined;
   controlRoom: string;
   channel: ChannelRef;
   logLevel: LogLevel;
@@ -123,6 +129,7 @@ const Env = z.object({
   [RECORDER_ENV.dataDir]: z.string().min(1),
   [RECORDER_ENV.listen]: z.string().default('0.0.0.0:9101').pipe(hostPort),
   [RECORDER_ENV.controlListen]: hostPort.optional(),
+  [RECORDER_ENV.membershipListen]: hostPort.optional(),
   [RECORDER_ENV.controlRoom]: z.string().regex(/^#[^:]+:.+$/, 'a room alias like #control:<server>'),
   [RECORDER_ENV.channel]: jsonChannel,
   [RECORDER_ENV.logLevel]: z
@@ -159,6 +166,7 @@ export function parseRecorderConfig(env: NodeJS.ProcessEnv): RecorderConfig {
     dataDir: e[RECORDER_ENV.dataDir],
     listen: e[RECORDER_ENV.listen],
     controlListen: e[RECORDER_ENV.controlListen],
+    membershipListen: e[RECORDER_ENV.membershipListen],
     controlRoom: e[RECORDER_ENV.controlRoom],
     channel: e[RECORDER_ENV.channel],
     logLevel: e[RECORDER_ENV.logLevel],

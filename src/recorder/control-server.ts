@@ -34,12 +34,14 @@ export interface ControlServerOptions {
 const MAX_BODY = 64 * 1024;
 const MAX_NOTICE = 4_000;
 
+/** A JSON answer that no cache keeps (the recorder's servers answer live state). */
+export function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
 export function createControlServer(options: ControlServerOptions): Server {
   const { target, metrics, log } = options;
-  const json = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(JSON.stringify(body));
-  };
   const tar = (res: ServerResponse, bytes: Uint8Array) => {
     res.writeHead(200, {
       'content-type': 'application/x-tar',

@@ -2,11 +2,12 @@ import type { Server } from 'node:http';
 import { createLogger } from '../observability/logger.ts';
 import { parseRecorderConfig, readPasswordFile } from './config.ts';
 import { createControlServer, listen } from './control-server.ts';
+import { createMembershipServer } from './membership-server.ts';
 import { createRecorderMetrics } from './metrics.ts';
 import { Recorder } from './recorder.ts';
 
 /**
- * The `recorder` entrypoint (`node src/main.ts recorder`), the sidecar in the Synapse pod. Configuration errors
+ * The `recorder` entrypoint (`node dist/main.js recorder` in the image), the sidecar in the Synapse pod. Configuration errors
  * throw one line (main.ts prints it and exits 1). The HTTP API comes up first (so /healthz answers while the
  * provisioning Job has not registered the account yet); login and capture follow.
  */
@@ -31,6 +32,11 @@ export async function runRecorder(env: NodeJS.ProcessEnv): Promise<void> {
     const control = createControlServer({ target, metrics, log, control: true });
     servers.push(control);
     log.info({ url: await listen(control, config.controlListen) }, 'recorder control API listening');
+  }
+  if (config.membershipListen) {
+    const membership = createMembershipServer(recorder, log);
+    servers.push(membership);
+    log.info({ url: await listen(membership, config.membershipListen) }, 'recorder membership API listening');
   }
 
   let stopping = false;

@@ -4,6 +4,7 @@ import { ClientEvent, type MatrixClient, MsgType, type Room, SyncState } from 'm
 import { CryptoEvent } from 'matrix-js-sdk/lib/crypto-api/index.js';
 import { writeFileAtomic } from '../evidence/durable-file.ts';
 import { TRANSCRIPT_FILE, TranscriptWriter } from '../evidence/transcript.ts';
+import { encodePathSegment, MatrixHttpError, matrixRequest } from '../matrix/matrix-http.ts';
 import type { Logger } from '../observability/logger.ts';
 import { coalesce } from './coalesce.ts';
 import type { RecorderConfig } from './config.ts';
@@ -352,6 +353,28 @@ export class Recorder {
       'transcript sealed and exported',
     );
     return { archive, recordedLate };
+  }
+
+  /**
+   * Asks the homeserver (loopback, the recorder's own token) whether a user is joined to a room, for the call
+   * authoriser. Always asked live, never from the sync cache: a join a second old or a kick must count at once. A room
+   * the recorder is not in is not one of the war room's rooms, so the answer is no.
+   */
+  isJoined(roomId: string, userId: string): Promise<boolean> | undefined {
+    const session = this.#session;
+    if (!session) return undefined;
+    return matrixRequest<{ joined?: Record<string, unknown> }>(
+      this.#config.homeserverUrl,
+      'GET',
+      `/_matrix/client/v3/rooms/${encodePathSegment(roomId)}/joined_members`,
+      { accessToken: session.accessToken, timeoutMs: 5_000 },
+    ).then(
+      (members) => Object.hasOwn(members.joined ?? {}, userId),
+      (err: unknown) => {
+        if (err instanceof MatrixHttpError && (err.status === 403 || err.status === 404)) return false;
+        throw err;
+      },
+    );
   }
 
   async stop(): Promise<void> {

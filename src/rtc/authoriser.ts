@@ -7,13 +7,13 @@ import {
   liveKitRoomFor,
   mintLiveKitToken,
 } from './livekit-token.ts';
-import type { MatrixChecks } from './matrix-checks.ts';
+import type { MembershipCheck, OpenIdCheck } from './matrix-checks.ts';
 
 /**
  * The MatrixRTC authoriser (MSC4195) of one war room: a client proves who it is with a Matrix OpenID token, names the
  * room and its device; it gets the SFU's URL and a short-lived LiveKit token for that room alone. Refused: another
  * homeserver's users (a war room does not federate), unknown or expired OpenID tokens, a user id that is not the
- * token's, and rooms the user has not joined. Every refusal is a Matrix error with a sentence saying why.
+ * token's, and rooms the user has not joined (asked of the recorder, when the war room records). Every refusal is a Matrix error with a sentence saying why.
  */
 export class RtcError extends Error {
   readonly status: number;
@@ -48,7 +48,9 @@ export interface AuthoriserOptions {
   sfuUrl: string;
   credentials: LiveKitCredentials;
   tokenTtlSeconds: number;
-  matrix: MatrixChecks;
+  openId: OpenIdCheck;
+  /** The recorder's answer; undefined when the war room does not record (then the server check is the only one). */
+  membership: MembershipCheck | undefined;
   rooms: RoomCreator;
   log: Logger;
 }
@@ -63,7 +65,7 @@ export class Authoriser {
   }
 
   async issue(req: TokenRequest): Promise<{ url: string; jwt: string }> {
-    const { serverName, matrix, log } = this.#o;
+    const { serverName, openId, membership, log } = this.#o;
     if (req.openIdToken.matrix_server_name !== serverName) {
       throw new RtcError(
         403,
@@ -71,7 +73,7 @@ export class Authoriser {
         `only users of ${serverName} may join this war room's calls (the token is from ${req.openIdToken.matrix_server_name})`,
       );
     }
-    const userId = await matrix.openIdUser(req.openIdToken.access_token).catch((err: unknown) => {
+    const userId = await openId.openIdUser(req.openIdToken.access_token).catch((err: unknown) => {
       log.error({ reason: (err as Error).message }, 'openid check failed');
       throw new RtcError(502, 'M_UNKNOWN', 'the homeserver could not be asked who this token belongs to; try again');
     });
@@ -84,11 +86,16 @@ export class Authoriser {
     if (req.claimedUserId !== undefined && req.claimedUserId !== userId) {
       throw new RtcError(401, 'M_UNAUTHORIZED', 'member.claimed_user_id is not the OpenID token’s user');
     }
-    const joined = await matrix.isJoined(req.roomId, userId).catch((err: unknown) => {
-      log.error({ reason: (err as Error).message }, 'membership check failed');
-      throw new RtcError(502, 'M_UNKNOWN', 'the homeserver could not be asked about room membership; try again');
-    });
-    if (!joined) throw new RtcError(403, 'M_FORBIDDEN', `${userId} is not joined to ${req.roomId}`);
+    // Without a membership source (a war room that does not record) every user of this server may join any of its
+    // calls: they are all participants the operator provisioned, and call media is end-to-end encrypted with keys
+    // shared only in the Matrix room.
+    if (membership !== undefined) {
+      const joined = await membership.isJoined(req.roomId, userId).catch((err: unknown) => {
+        log.error({ reason: (err as Error).message }, 'membership check failed');
+        throw new RtcError(502, 'M_UNKNOWN', 'the war room could not be asked about room membership; try again');
+      });
+      if (!joined) throw new RtcError(403, 'M_FORBIDDEN', `${userId} is not joined to ${req.roomId}`);
+    }
 
     const room = liveKitRoomFor(req.roomId, req.slotId);
     const identity =

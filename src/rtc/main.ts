@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createLogger } from '../observability/logger.ts';
 import { Authoriser, DEFAULT_TOKEN_TTL_SECONDS } from './authoriser.ts';
 import { LiveKitRoomService } from './livekit-rooms.ts';
-import { passwordLogin, SynapseChecks } from './matrix-checks.ts';
+import { RecorderMembership, SynapseOpenId } from './matrix-checks.ts';
 import { createRtcServer } from './server.ts';
 
 /**
@@ -20,10 +20,11 @@ export const RtcAuthoriserEnv = z.object({
   WARROOM_RTC_SFU_API_URL: z.url({ protocol: /^https?$/ }),
   /** Synapse's listener that serves only the `openid` resource. */
   WARROOM_RTC_OPENID_URL: z.url({ protocol: /^https?$/ }),
-  /** Synapse's client listener, where the witness account checks room membership. */
-  WARROOM_HOMESERVER_URL: z.url({ protocol: /^https?$/ }),
-  WARROOM_RTC_WITNESS_USER: z.string().min(1),
-  WARROOM_RTC_WITNESS_PASSWORD_FILE: z.string().min(1),
+  /**
+   * The recorder's membership listener (src/recorder/membership-server.ts). Unset when the war room does not record:
+   * then any user of the server may join any of its calls (said at start).
+   */
+  WARROOM_RTC_MEMBERSHIP_URL: z.url({ protocol: /^https?$/ }).optional(),
   WARROOM_LIVEKIT_API_KEY_FILE: z.string().min(1),
   WARROOM_LIVEKIT_API_SECRET_FILE: z.string().min(1),
   WARROOM_RTC_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(DEFAULT_TOKEN_TTL_SECONDS),
@@ -57,19 +58,22 @@ export async function runRtcAuthoriser(env: NodeJS.ProcessEnv): Promise<{ close(
   const apiSecret = await readSecret(config.WARROOM_LIVEKIT_API_SECRET_FILE);
   if (apiSecret.length < 32) throw new Error('the LiveKit API secret must be at least 32 characters');
   const credentials = { apiKey, apiSecret };
-  const witness = passwordLogin(config.WARROOM_HOMESERVER_URL, config.WARROOM_RTC_WITNESS_USER, () =>
-    readSecret(config.WARROOM_RTC_WITNESS_PASSWORD_FILE),
-  );
+  if (config.WARROOM_RTC_MEMBERSHIP_URL === undefined) {
+    log.warn(
+      { serverName: config.WARROOM_SERVER_NAME },
+      'no membership source (the war room does not record): any user of this server may join any of its calls',
+    );
+  }
   const authoriser = new Authoriser({
     serverName: config.WARROOM_SERVER_NAME,
     sfuUrl: config.WARROOM_RTC_SFU_URL,
     credentials,
     tokenTtlSeconds: config.WARROOM_RTC_TOKEN_TTL_SECONDS,
-    matrix: new SynapseChecks({
-      openIdUrl: config.WARROOM_RTC_OPENID_URL,
-      clientUrl: config.WARROOM_HOMESERVER_URL,
-      witness,
-    }),
+    openId: new SynapseOpenId(config.WARROOM_RTC_OPENID_URL),
+    membership:
+      config.WARROOM_RTC_MEMBERSHIP_URL === undefined
+        ? undefined
+        : new RecorderMembership(config.WARROOM_RTC_MEMBERSHIP_URL),
     rooms: new LiveKitRoomService(config.WARROOM_RTC_SFU_API_URL, credentials),
     log,
   });

@@ -2,13 +2,13 @@
 // `kind create cluster` from kind-config.yaml, sealed-secrets from its chart and the operator from ours (local images),
 // examples/minimal.yaml → Ready, a participant logs in through `kubectl port-forward` and sends an E2EE message the
 // recorder keeps, NetworkPolicies enforced (kube-router, a test peer), nothing leaves the machine (CoreDNS has no
-// forwarder, the node's egress guard), close → Closed with a verified archive, `kind delete cluster`, engine down,
-// nothing left on the host. Root on Linux only; takes the one-real-node-per-machine lock (both change the network).
+// forwarder, the node's egress guard), war room B from examples/full.yaml and the real node's isolation matrix
+// (test/support/isolation-matrix.ts) against A and B, close → Closed with a verified archive, `kind delete cluster`,
+// engine down, nothing left on the host. Root on Linux only; takes the one-real-node-per-machine lock (both change the network).
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -31,17 +31,29 @@ import {
 import { PORTS } from '../../src/controllers/incidentchannel/desired/ports.ts';
 import { participantSecretName } from '../../src/controllers/incidentchannel/desired/secret-names.ts';
 import { participantPasswordKey } from '../../src/crypto/secret-material.ts';
-import { readTar } from '../../src/evidence/tar.ts';
-import { TRANSCRIPT_FILE, type TranscriptRecord } from '../../src/evidence/transcript.ts';
 import type { RecorderStatus } from '../../src/recorder/recorder.ts';
-import { eventually } from '../support/kubectl.ts';
+import {
+  assertPoliciesBeforePods,
+  type IsolationContext,
+  type IsolationDriver,
+  isolationTests,
+  listenerScript,
+  PROBE,
+  startListenerPod,
+} from '../support/isolation-matrix.ts';
+import { eventually, kubectlClient } from '../support/kubectl.ts';
 import { type SdkUser, startSdkUser } from '../support/matrix-sdk-client.ts';
-import { type Channel, conditionOf, EVIDENCE_MOUNT } from '../support/real-node-warroom.ts';
+import {
+  type Channel,
+  conditionOf,
+  EVIDENCE_MOUNT,
+  fullExampleChannel,
+  uniqueChannelName,
+} from '../support/real-node-warroom.ts';
+import { assertVerifiedTranscript } from '../support/verified-transcript.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const NODE = join(ROOT, 'node_modules/.bin/node');
-const BIN = join(ROOT, 'bin/warroom.mjs');
 const MINIMAL = join(ROOT, 'examples/minimal.yaml');
 const unsupported = realNodeUnsupportedReason();
 const log = (m: string) => process.stderr.write(`[kind-e2e] ${m}\n`);
@@ -111,6 +123,104 @@ async function portForward(k: OfflineKind, namespace: string, service: string, p
   return { local, stop: () => child.kill('SIGTERM') };
 }
 
+/** The node's own network namespace, for the isolation matrix: a hostNetwork pod (kind's node is a container). */
+const NODE_PROBE = { namespace: 'iso-node', pod: 'node-probe', listenPort: 17070 };
+
+/**
+ * kind's side of the isolation matrix. The node is a container: the matrix's baseline probes, its node listener and
+ * its TURN client run in a hostNetwork pod (the node's network namespace, which kube-router lets through as it lets
+ * the real node's host through), and kube-router's rules are read with `docker exec` in the node.
+ */
+async function kindIsolationDriver(k: OfflineKind): Promise<IsolationDriver> {
+  const kc = kubectlClient(k.kubectl);
+  const { namespace, pod, listenPort } = NODE_PROBE;
+  // hostNetwork needs the privileged Pod Security level: this namespace says so, for these two containers only.
+  await kc.apply({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
+  });
+  const hardened = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+  await kc.apply({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: pod, namespace, labels: { 'warroom-test': 'isolation-probe' } },
+    spec: {
+      hostNetwork: true,
+      automountServiceAccountToken: false,
+      terminationGracePeriodSeconds: 1,
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'probe',
+          image: k.images.synapse.ref,
+          imagePullPolicy: 'Never',
+          command: ['python', '-c', listenerScript(listenPort)],
+          securityContext: { ...hardened, runAsUser: 991, runAsGroup: 991 },
+        },
+        {
+          // Debian's coturn package carries turnutils_uclient.
+          name: 'turn',
+          image: k.images.coturn.ref,
+          imagePullPolicy: 'Never',
+          command: ['sleep', 'infinity'],
+          securityContext: { ...hardened, runAsUser: 65534, runAsGroup: 65534 },
+        },
+      ],
+    },
+  });
+  await kc.exec(['-n', namespace, 'wait', '--for=condition=Ready', `pod/${pod}`, '--timeout=120s']);
+  const node = await kc.getJson<{ status: { podIP: string } }>(['-n', namespace, 'pod', pod]);
+  const nodeIp = node?.status.podIP ?? '';
+  assert.ok(nodeIp, 'the node probe has the node address');
+  const dns = await kc.getJson<{ spec: { clusterIP: string } }>(['-n', 'kube-system', 'service', 'kube-dns']);
+  const slices = await kc.getJson<{ items: { endpoints: { addresses: string[] }[]; ports: { port: number }[] }[] }>([
+    '-n',
+    'default',
+    'endpointslices',
+    '-l',
+    'kubernetes.io/service-name=kubernetes',
+  ]);
+  const apiHost = slices?.items[0]?.endpoints[0]?.addresses[0] ?? '';
+  const apiPort = slices?.items[0]?.ports[0]?.port ?? 0;
+  assert.equal(apiHost, nodeIp, "the apiserver's endpoint is the node");
+  const inNode = ['-n', namespace, 'exec', pod];
+  const listenerLog = () => kc.exec(['-n', namespace, 'logs', pod, '-c', 'probe']);
+  let logOffset = 0;
+  return {
+    k: kc,
+    probeImage: k.images.synapse.ref,
+    operatorNamespace: OPERATOR_NAMESPACE,
+    operatorDeployment: OPERATOR_RELEASE,
+    clusterDnsIp: dns?.spec.clusterIP ?? '',
+    apiServer: { host: apiHost, port: apiPort, label: `apiserver (node) :${apiPort}` },
+    nodeListener: {
+      host: nodeIp,
+      port: listenPort,
+      peers: async () =>
+        [...(await listenerLog()).slice(logOffset).matchAll(/^accepted (\S+)$/gm)].map((m) => m[1] ?? ''),
+      reset: async () => {
+        logOffset = (await listenerLog()).length;
+      },
+    },
+    probeFromNode: (targetsJson) => kc.exec([...inNode, '-c', 'probe', '--', 'python', '-c', PROBE, targetsJson]),
+    nodeNetExec: (argv) => k.docker(['exec', NODE_CONTAINER, ...argv]),
+    // A refused permission makes uclient exit non-zero: the shell keeps its output and says how it ended.
+    turnClient: (args) =>
+      kc.exec([
+        ...inNode,
+        '-c',
+        'turn',
+        '--',
+        'sh',
+        '-c',
+        'turnutils_uclient "$@" 2>&1; echo "exit $?"',
+        'sh',
+        ...args,
+      ]),
+  };
+}
+
 describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsupported}` : false }, () => {
   let k: OfflineKind;
   let work: string;
@@ -122,6 +232,8 @@ describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsu
   const sent = new Map<string, string>();
   const figures: Record<string, number> = {};
   let down = false;
+  const nameB = uniqueChannelName('iso-b');
+  const iso: Partial<IsolationContext> & Pick<IsolationContext, 'ns' | 'figures'> = { ns: { A: '', B: '' }, figures };
 
   const channel = async () => {
     const out = await k.kubectl(['get', 'incidentchannel', name, '-o', 'json']).catch(() => '');
@@ -335,6 +447,34 @@ describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsu
     assert.deepEqual(outside, [], 'no tracked connection to an address outside the machine');
   });
 
+  test('B (examples/full.yaml: Postgres, Ingress, calls, SFU) becomes Ready beside A; policies exist before any workload pod', async () => {
+    assert.ok(namespace, 'A came up');
+    iso.ns.A = namespace;
+    iso.driver = await kindIsolationDriver(k);
+    iso.listenerPod = await startListenerPod(iso.driver);
+    const applied = performance.now();
+    await iso.driver.k.apply(fullExampleChannel(nameB, k.images));
+    const ready = await eventually(
+      `channel ${nameB}: Ready`,
+      async () => {
+        const c = await iso.driver?.k.getJson<Channel>(['incidentchannel', nameB]);
+        return c?.status?.phase === 'Ready' ? c : undefined;
+      },
+      600_000,
+    );
+    figures['B apply → Ready'] = Number(((performance.now() - applied) / 1000).toFixed(1));
+    iso.ns.B = ready.status?.namespace ?? '';
+    assert.ok(iso.ns.B);
+    for (const room of ['A', 'B'] as const) await assertPoliciesBeforePods(iso.driver.k, room, iso.ns[room]);
+  });
+
+  // The real node's isolation matrix, the same code (test/support/isolation-matrix.ts), on kind.
+  isolationTests(() => {
+    const { driver, listenerPod, ns } = iso;
+    if (!driver || !listenerPod) throw new Error('the isolation probes are not set up');
+    return { driver, listenerPod, ns, figures };
+  });
+
   test('close → Closed with a verified archive, namespace gone; warroom verify accepts it', async () => {
     assert.ok(namespace, 'the channel came up');
     for (const u of users.splice(0)) await u.stop();
@@ -368,24 +508,7 @@ describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsu
     const archive = join(work, 'archive.tar');
     await k.docker(['cp', `${NODE_CONTAINER}:${join(dir, location.slice(EVIDENCE_MOUNT.length))}`, archive]);
     await k.docker(['cp', `${NODE_CONTAINER}:${join(dir, 'signing-key.pem')}`, join(work, 'signing-key.pem')]);
-    const key = createPublicKey(await readFile(join(work, 'signing-key.pem')));
-    const publicKeyFile = join(work, 'operator.pub.pem');
-    await writeFile(publicKeyFile, key.export({ type: 'spki', format: 'pem' }).toString());
-    const ok = await run(NODE, [BIN, 'verify', archive, '--public-key', publicKeyFile]);
-    assert.match(ok.stdout, /valid/i);
-    const { entries } = readTar(new Uint8Array(await readFile(archive)));
-    const transcript = entries.find((e) => e.name === TRANSCRIPT_FILE);
-    assert.ok(transcript, 'the archive holds the transcript');
-    const records = Buffer.from(transcript.data)
-      .toString('utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as TranscriptRecord);
-    for (const [id, body] of sent) {
-      const hits = records.filter((r) => r.eventId === id);
-      assert.equal(hits.length, 1, `"${body}" is recorded once`);
-      assert.equal((hits[0]?.content as { body?: string } | undefined)?.body, body);
-    }
+    await assertVerifiedTranscript({ archive, signingKey: join(work, 'signing-key.pem'), work, sent });
   });
 
   test('kind delete cluster, engine down: no container, network, link, cgroup, process or firewall rule left', async () => {

@@ -1,7 +1,9 @@
 // Real peers, loopback only: Synapse (pip venv) from our rendered homeserver.yaml with MatrixRTC on, coturn as the
-// SFU's TURN, livekit-server built from its module, and our rtc-authoriser entrypoint. Two war room members join a
-// call in #ops: matrix-js-sdk for the OpenID tokens and the MatrixRTC membership state, @livekit/rtc-node for media.
-// One publishes a generated tone, the other receives its frames. Then what must be refused is refused.
+// SFU's TURN, livekit-server built from its module, the recorder entrypoint as a child process (it answers the
+// authoriser's membership questions and records the call's signalling), and our rtc-authoriser entrypoint, which
+// holds no Matrix credential. Two war room members join a call in #ops: matrix-js-sdk for the OpenID tokens and the
+// MatrixRTC membership state, @livekit/rtc-node for media. One publishes a generated tone, the other receives its
+// frames; the transcript keeps who joined. Then what must be refused is refused.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +15,7 @@ import { dispose, Room } from '@livekit/rtc-node';
 import { createClient, type MatrixClient } from 'matrix-js-sdk';
 import { logger as sdkLogger } from 'matrix-js-sdk/lib/logger.js';
 import { parse } from 'yaml';
+import type { TranscriptRecord } from '../../src/evidence/transcript.ts';
 import { matrixRequest } from '../../src/matrix/matrix-http.ts';
 import { type ProvisionSummary, provision } from '../../src/matrix/provisioner.ts';
 import { loginWithPassword } from '../../src/matrix/register.ts';
@@ -21,15 +24,16 @@ import { type CoturnPeer, startCoturn } from '../support/coturn-peer.ts';
 import { heardFrames, publishTone } from '../support/livekit-audio.ts';
 import { type LiveKitPeer, startLiveKit } from '../support/livekit-peer.ts';
 import { freeTcpPort } from '../support/matrix-ports.ts';
+import { CALL_MEMBER, callMembership, hostAuthoriserEnv, tokenRequestBody } from '../support/matrixrtc.ts';
+import { type RecorderProcess, startRecorderProcess } from '../support/recorder-process.ts';
 import { type SynapsePeer, startSynapse, synapseVenv } from '../support/synapse-peer.ts';
 
 const SERVER_NAME = 'inc-rtc.invalid';
 const password = () => `pw-${randomBytes(18).toString('base64url')}`;
 const ADMIN = { handle: 'warroom-admin', password: password() };
-const RECORDER = { handle: 'recorder', password: password() };
+const RECORDER = { handle: 'warroom-recorder', password: password() };
 const ALICE = { handle: 'alice', role: 'lead' as const, password: password() };
 const ERIN = { handle: 'erin', role: 'responder' as const, password: password() };
-const CALL_MEMBER = 'org.matrix.msc3401.call.member';
 
 // The SDK's request tracing is noise here; its errors still show.
 (sdkLogger as unknown as { setLevel(level: string): void }).setLevel('error');
@@ -49,6 +53,7 @@ describe('MatrixRTC call through our authoriser and a real LiveKit SFU (real pee
   let livekit: LiveKitPeer;
   let authoriser: { close(): Promise<void>; url: string };
   let secretsDir: string;
+  let recorder: RecorderProcess | undefined;
   let summary: ProvisionSummary;
   let alice: Member;
   let erin: Member;
@@ -74,12 +79,8 @@ describe('MatrixRTC call through our authoriser and a real LiveKit SFU (real pee
     });
     return { status: response.status, body: (await response.json()) as Record<string, string> };
   };
-  const tokenRequest = async (who: Member, roomId: string, openid?: Record<string, unknown>) => ({
-    room_id: roomId,
-    slot_id: 'm.call#ROOM',
-    openid_token: openid ?? (await who.client.getOpenIdToken()),
-    member: { id: `${who.deviceId}-m`, claimed_user_id: who.userId, claimed_device_id: who.deviceId },
-  });
+  const tokenRequest = async (who: Member, roomId: string, openid?: Record<string, unknown>) =>
+    tokenRequestBody(who, roomId, openid ?? (await who.client.getOpenIdToken()));
 
   before(async () => {
     coturn = await startCoturn({ realm: SERVER_NAME, secret: turnSecret });
@@ -92,6 +93,19 @@ describe('MatrixRTC call through our authoriser and a real LiveKit SFU (real pee
       rtcAuthoriserUrl: `http://127.0.0.1:${authoriserPort}`,
     });
     livekit = await startLiveKit({ apiKey, apiSecret, turn: { port: coturn.port, secret: turnSecret } });
+
+    secretsDir = await mkdtemp(join(tmpdir(), 'warroom-rtc-secrets-'));
+    const file = async (name: string, value: string) => {
+      await writeFile(join(secretsDir, name), `${value}\n`, { mode: 0o600 });
+      return join(secretsDir, name);
+    };
+    // The recorder sidecar as the image runs it, with the membership listener the authoriser asks.
+    recorder = await startRecorderProcess({
+      homeserverUrl: synapse.baseUrl,
+      serverName: SERVER_NAME,
+      account: RECORDER,
+      dir: secretsDir,
+    });
     summary = await provision({
       baseUrl: synapse.baseUrl,
       serverName: SERVER_NAME,
@@ -99,30 +113,24 @@ describe('MatrixRTC call through our authoriser and a real LiveKit SFU (real pee
       adminBot: ADMIN,
       recorder: RECORDER,
       participants: [ALICE, ERIN],
+      recorderJoinsItself: true,
+      recorderJoinTimeoutMs: 60_000,
     });
     const ops = summary.rooms.find((r) => r.alias === `#ops:${SERVER_NAME}`);
     assert.ok(ops, '#ops provisioned');
     opsRoomId = ops.roomId;
 
-    secretsDir = await mkdtemp(join(tmpdir(), 'warroom-rtc-secrets-'));
-    const file = async (name: string, value: string) => {
-      await writeFile(join(secretsDir, name), `${value}\n`, { mode: 0o600 });
-      return join(secretsDir, name);
-    };
-    authoriser = await runRtcAuthoriser({
-      WARROOM_SERVER_NAME: SERVER_NAME,
-      WARROOM_RTC_LISTEN_ADDRESS: '127.0.0.1',
-      WARROOM_RTC_LISTEN_PORT: String(authoriserPort),
-      WARROOM_RTC_SFU_URL: livekit.wsUrl,
-      WARROOM_RTC_SFU_API_URL: livekit.httpUrl,
-      WARROOM_RTC_OPENID_URL: synapse.openIdUrl,
-      WARROOM_HOMESERVER_URL: synapse.baseUrl,
-      WARROOM_RTC_WITNESS_USER: ADMIN.handle,
-      WARROOM_RTC_WITNESS_PASSWORD_FILE: await file('witness', ADMIN.password),
-      WARROOM_LIVEKIT_API_KEY_FILE: await file('key', apiKey),
-      WARROOM_LIVEKIT_API_SECRET_FILE: await file('secret', apiSecret),
-      WARROOM_LOG_LEVEL: 'warn',
-    });
+    authoriser = await runRtcAuthoriser(
+      hostAuthoriserEnv({
+        serverName: SERVER_NAME,
+        port: authoriserPort,
+        livekit,
+        openIdUrl: synapse.openIdUrl,
+        membershipUrl: recorder.membershipUrl,
+        apiKeyFile: await file('key', apiKey),
+        apiSecretFile: await file('secret', apiSecret),
+      }),
+    );
 
     alice = await member(ALICE.handle, ALICE.password);
     erin = await member(ERIN.handle, ERIN.password);
@@ -133,6 +141,7 @@ describe('MatrixRTC call through our authoriser and a real LiveKit SFU (real pee
     await authoriser?.close();
     await dispose();
     await livekit?.stop();
+    await recorder?.stop();
     await synapse?.stop();
     await coturn?.stop();
     if (secretsDir) await rm(secretsDir, { recursive: true, force: true });
@@ -175,20 +184,8 @@ describe('MatrixRTC call through our authoriser and a real LiveKit SFU (real pee
       assert.equal(claims.video.roomCreate, false);
       grants.push({ url: String(body.url), jwt: String(body.jwt) });
       // The MatrixRTC membership, as Element Call sends it (session membership, LiveKit focus through our authoriser).
-      await who.client.sendStateEvent(
-        opsRoomId,
-        CALL_MEMBER as never,
-        {
-          application: 'm.call',
-          call_id: '',
-          scope: 'm.room',
-          device_id: who.deviceId,
-          expires: 14_400_000,
-          focus_active: { type: 'livekit', focus_selection: 'oldest_membership' },
-          foci_preferred: [{ type: 'livekit', livekit_service_url: authoriser.url, livekit_alias: opsRoomId }],
-        } as never,
-        `_${who.userId}_${who.deviceId}_m.call`,
-      );
+      const { stateKey, content } = callMembership(who, opsRoomId, authoriser.url);
+      await who.client.sendStateEvent(opsRoomId, CALL_MEMBER as never, content as never, stateKey);
     }
     const state = await matrixRequest<Array<{ type: string; state_key: string; sender: string }>>(
       synapse.baseUrl,
@@ -217,6 +214,22 @@ describe('MatrixRTC call through our authoriser and a real LiveKit SFU (real pee
       await speaker.disconnect();
       await listener.disconnect();
     }
+
+    // The transcript keeps who joined the call and from which device (signalling only: the media is end-to-end
+    // encrypted between the clients and never recorded).
+    const deadline = Date.now() + 45_000;
+    let joins: TranscriptRecord[] = [];
+    while (Date.now() < deadline) {
+      joins = ((await recorder?.transcript()) ?? []).filter((r) => r.type === CALL_MEMBER && r.roomId === opsRoomId);
+      if (joins.length >= 2) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.deepEqual(joins.map((r) => r.sender).sort(), [alice.userId, erin.userId].sort());
+    for (const r of joins)
+      assert.equal(
+        (r.content as { device_id?: string }).device_id,
+        r.sender === alice.userId ? alice.deviceId : erin.deviceId,
+      );
   });
 
   test('refused: another homeserver, an expired OpenID token, a room the user is not in, a wrong claimed user', async () => {
@@ -264,6 +277,16 @@ describe('MatrixRTC call through our authoriser and a real LiveKit SFU (real pee
     const malformed = await getToken({ room_id: 'ops', slot_id: 'm.call#ROOM' });
     assert.equal(malformed.status, 400);
     assert.equal(malformed.body.errcode, 'M_BAD_JSON');
+
+    // Membership is asked live: a member who leaves a room is refused at once, not after a cache expires.
+    // (Participants cannot create rooms with invites here: the war room disables invites for them.)
+    const control = summary.rooms.find((r) => r.alias === `#control:${SERVER_NAME}`)?.roomId ?? '';
+    await erin.client.joinRoom(control);
+    assert.equal((await getToken(await tokenRequest(erin, control))).status, 200);
+    await erin.client.leave(control);
+    const left = await getToken(await tokenRequest(erin, control));
+    assert.equal(left.status, 403);
+    assert.match(left.body.error ?? '', /is not joined to/);
 
     // The older endpoint (Element Call before MSC4195) is served too.
     const legacy = await fetch(`${authoriser.url}/sfu/get`, {

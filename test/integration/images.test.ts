@@ -146,26 +146,27 @@ describe('local images (buildah, no Docker engine)', () => {
     const probe = await runIn(operator, '65532:65532', [
       'node',
       '-e',
-      "const fs=require('node:fs');console.log(fs.existsSync('/usr/local/bin/npm'),fs.existsSync('/app/node_modules/fastify'),fs.existsSync('/app/src/main.ts'))",
+      "const fs=require('node:fs');console.log(fs.existsSync('/usr/local/bin/npm'),fs.existsSync('/app/node_modules/fastify'),fs.existsSync('/app/dist/main.js'),fs.existsSync('/app/src'))",
     ]);
-    assert.equal(probe.trim(), 'false true true');
-    assert.deepEqual((await imageConfig(operator)).Entrypoint, ['node', 'src/main.ts']);
+    assert.equal(probe.trim(), 'false true true false');
+    assert.deepEqual((await imageConfig(operator)).Entrypoint, ['node', 'dist/main.js']);
     // main.ts loads only the chosen entrypoint's modules: importing each entrypoint's module graph proves the
     // production dependencies alone resolve it all (no devDependency imported at run time), without a cluster.
     const loaded = await runIn(operator, '65532:65532', [
       '/bin/sh',
       '-c',
-      'node src/main.ts no-such-entrypoint; echo "exit=$?"',
+      'node dist/main.js no-such-entrypoint; echo "exit=$?"',
     ]);
     assert.match(loaded, /unknown entrypoint "no-such-entrypoint"/);
     assert.match(loaded, /exit=2/);
     const modules = [
-      'src/config.ts',
-      'src/operator.ts',
-      'src/http/server.ts',
-      'src/recorder/main.ts',
-      'src/matrix/provisioner-main.ts',
-      'src/cli/main.ts',
+      'dist/config.js',
+      'dist/operator.js',
+      'dist/http/server.js',
+      'dist/recorder/main.js',
+      'dist/matrix/provisioner-main.js',
+      'dist/rtc/main.js',
+      'dist/cli/main.js',
     ];
     const imported = await runIn(operator, '65532:65532', [
       'node',

@@ -86,6 +86,102 @@ test('the reflector lists, then sees adds, updates and deletes through its watch
   }
 });
 
+test('a metadata-only reflector gets labels and annotations but no data, in its list and through its watch', async () => {
+  const c = client();
+  const ns = `rm-${suffix()}`;
+  await c.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  const cm = (name: string, value: string) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: ns, labels: { 'warroom.dev/test': ns }, annotations: { note: value } },
+    data: { file: value.repeat(1000) },
+  });
+  await c.apply(cm('listed', 'a'));
+  const events: string[] = [];
+  const r = new Reflector<KubeObject & { data?: unknown }>({
+    rest: c.rest,
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    namespace: ns,
+    labelSelector: `warroom.dev/test=${ns}`,
+    metadataOnly: true,
+    // No transform: the cache holds exactly what the apiserver sent (less managedFields).
+    handlers: {
+      onUpsert: (o, old) => events.push(`${old ? 'update' : 'add'}:${o.metadata.name}:${o.metadata.annotations?.note}`),
+      onDelete: (o) => events.push(`delete:${o.metadata.name}`),
+    },
+  });
+  r.start();
+  try {
+    await r.waitForSync();
+    const listed = r.get(`${ns}/listed`);
+    assert.equal(listed?.apiVersion, 'v1');
+    assert.equal(listed?.kind, 'ConfigMap', "the reflector's kind, not PartialObjectMetadata");
+    assert.equal(listed?.metadata.labels?.['warroom.dev/test'], ns);
+    assert.ok(listed?.metadata.uid && listed.metadata.resourceVersion);
+    assert.equal(listed?.data, undefined, 'no data was sent');
+    await c.apply(cm('watched', 'b'));
+    await c.apply(cm('watched', 'c'));
+    await c.delete({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'listed' });
+    await eventually(
+      'all events seen',
+      async () => events.includes('delete:listed') && events.includes('update:watched:c'),
+    );
+    const watched = r.get(`${ns}/watched`);
+    assert.equal(watched?.kind, 'ConfigMap');
+    assert.equal(watched?.metadata.annotations?.note, 'c');
+    assert.equal(watched?.data, undefined);
+    assert.deepEqual(events, ['add:listed:a', 'add:watched:b', 'update:watched:c', 'delete:listed']);
+  } finally {
+    await r.stop();
+    await c.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+  }
+});
+
+test('a list of several pages arrives item by item, and the reflector relists at its interval while its watch is healthy', async () => {
+  const c = client();
+  const ns = `rl-${suffix()}`;
+  await c.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  // 501 ConfigMaps: two pages of the 500 the client asks for; a value with JSON's awkward characters in each.
+  const names = Array.from({ length: 501 }, (_, i) => `cm-${i}`);
+  for (let i = 0; i < names.length; i += 50) {
+    await Promise.all(
+      names
+        .slice(i, i + 50)
+        .map((name) =>
+          c.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data: { v: '}]"\\ü' } }),
+        ),
+    );
+  }
+  const relists: number[] = [];
+  const restarts: string[] = [];
+  const r = new Reflector<KubeObject & { data?: Record<string, string> }>({
+    rest: c.rest,
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    namespace: ns,
+    relistIntervalMs: 2000,
+    handlers: {},
+    metrics: { relist: () => relists.push(Date.now()), restart: (_, reason) => restarts.push(reason) },
+  });
+  r.start();
+  try {
+    const listed = await c.list<KubeObject & { data?: Record<string, string> }>('v1', 'ConfigMap', { namespace: ns });
+    assert.equal(listed.filter((o) => o.metadata.name.startsWith('cm-')).length, 501);
+    assert.ok(listed.every((o) => o.kind === 'ConfigMap'));
+    await r.waitForSync();
+    assert.equal(r.get(`${ns}/cm-500`)?.data?.v, '}]"\\ü');
+    await eventually('two relists after the first list', async () => relists.length >= 3, 15_000);
+    const gap = (relists[2] ?? 0) - (relists[1] ?? 0);
+    assert.ok(gap >= 1500 && gap < 6000, `relisted every ~2 s, not at the watch's 5–10 min timeout (${gap} ms)`);
+    assert.equal(r.list().filter((o) => o.metadata.name.startsWith('cm-')).length, 501);
+    assert.deepEqual(restarts, [], 'relists come from the interval, not from failed watches');
+  } finally {
+    await r.stop();
+    await c.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+  }
+});
+
 test('leader election: one leader at a time, and a released lease is taken over at once', async () => {
   const c = client();
   const name = `le-${suffix()}`;

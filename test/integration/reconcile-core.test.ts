@@ -50,7 +50,11 @@ function example(file: 'minimal.yaml' | 'full.yaml'): Channel & { apiVersion: st
 }
 const get = (name: string) => k().getJson<Channel>(['incidentchannel', name]);
 const cond = (c: Channel | undefined, type: string) => c?.status?.conditions?.find((x) => x.type === type);
-const kubectlWait = (name: string, condition: string, timeout = '120s') =>
+/**
+ * `kubectl wait` as a user runs it. Bounded generously (a loaded CI machine ran the two examples past 120 s; 20 s
+ * when idle); on a timeout the error carries the channel's conditions, so the failure says where it stopped.
+ */
+const kubectlWait = (name: string, condition: string, timeout = '300s') =>
   run(cluster().binaries.kubectl, [
     '--kubeconfig',
     cluster().kubeconfig,
@@ -58,7 +62,12 @@ const kubectlWait = (name: string, condition: string, timeout = '120s') =>
     `--for=condition=${condition}`,
     `incidentchannel/${name}`,
     `--timeout=${timeout}`,
-  ]);
+  ]).catch(async (err: unknown) => {
+    const conditions = ((await get(name).catch(() => undefined))?.status?.conditions ?? [])
+      .map((x) => `${x.type}=${x.status} ${x.reason}: ${x.message}`)
+      .join('\n  ');
+    throw new Error(`${(err as Error).message}\nconditions of ${name}:\n  ${conditions}`);
+  });
 const close = async (name: string) => {
   await k().exec(['patch', 'incidentchannel', name, '--type=merge', '-p', '{"spec":{"closed":true}}']);
   await eventually(

@@ -7,14 +7,20 @@ const run = promisify(execFile);
 /** The real kubectl v1.34 built with the cluster: tests check outcomes through it, independently of src/kube. */
 export function kubectl(cluster: TestCluster) {
   const base = ['--kubeconfig', cluster.kubeconfig];
-  const exec = async (args: string[], input?: string): Promise<string> => {
+  return kubectlClient(async (args, input) => {
     const p = run(cluster.binaries.kubectl, [...base, ...args], { maxBuffer: 64 << 20 });
     if (input !== undefined) {
       p.child.stdin?.end(input);
     }
     const { stdout } = await p;
     return stdout;
-  };
+  });
+}
+
+export type KubectlClient = ReturnType<typeof kubectlClient>;
+
+/** apply/getJson over any way of running kubectl with a cluster's kubeconfig (the harness's cluster, kind's). */
+export function kubectlClient(exec: (args: string[], input?: string) => Promise<string>) {
   return {
     exec,
     apply: (manifest: unknown) => exec(['apply', '-f', '-'], JSON.stringify(manifest)),

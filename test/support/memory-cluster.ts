@@ -182,19 +182,35 @@ export class MemoryCluster implements ChannelCluster, SecretsClient {
     this.#channels.set(name, { ...current, metadata: { ...current.metadata, finalizers } });
   }
 
+  /** As a watch cache lagging behind a write: a namespace delete shows only once showNamespaceDeletions() is called. */
+  namespaceCacheLags = false;
+  readonly #lagging: string[] = [];
+
+  showNamespaceDeletions(): void {
+    this.namespaceCacheLags = false;
+    for (const name of this.#lagging.splice(0)) this.#markTerminating(name);
+  }
+
   async delete(ref: ObjectRef, _opts: { uid?: string }, signal: AbortSignal): Promise<boolean> {
     this.calls.push({ verb: 'delete', target: `${ref.kind}/${ref.name}`, signal });
     if (ref.kind === 'Namespace') {
-      const ns = this.#namespaces.get(ref.name);
-      if (!ns) return false;
-      this.#namespaces.set(ref.name, {
+      if (!this.#namespaces.has(ref.name)) return false;
+      if (this.namespaceCacheLags) this.#lagging.push(ref.name);
+      else this.#markTerminating(ref.name);
+      return true;
+    }
+    return this.objects.delete(key(ref.kind, ref.namespace, ref.name));
+  }
+
+  #markTerminating(name: string): void {
+    const ns = this.#namespaces.get(name);
+    if (ns) {
+      this.#namespaces.set(name, {
         ...ns,
         metadata: { ...ns.metadata, deletionTimestamp: '2026-12-01T11:00:00Z' },
         state: { phase: 'Terminating' },
       });
-      return true;
     }
-    return this.objects.delete(key(ref.kind, ref.namespace, ref.name));
   }
 
   // ---- SecretsClient -------------------------------------------------------------------------------------------

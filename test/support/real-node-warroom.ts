@@ -263,24 +263,7 @@ export async function startWarRoomEnv(opts: WarRoomEnvOptions = {}): Promise<War
           spec: { ...example.spec, caseId: name, ...spec },
         };
       },
-      fullChannelManifest(name) {
-        const example = parse(readFileSync(FULL_EXAMPLE, 'utf8')) as {
-          metadata: Record<string, unknown>;
-          spec: Record<string, unknown>;
-        };
-        const local = {
-          synapse: images.synapse.ref,
-          element: images.element.ref,
-          coturn: images.coturn.ref,
-          postgres: images.postgres.ref,
-          recorder: images.operator.ref,
-        };
-        return {
-          ...example,
-          metadata: { ...example.metadata, name },
-          spec: { ...example.spec, caseId: name, images: local },
-        };
-      },
+      fullChannelManifest: (name) => fullExampleChannel(name, images),
       channel,
       async waitForChannel(name, what, ok, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
@@ -395,6 +378,32 @@ export async function joinOps(env: WarRoomEnv, namespace: string, user: SdkUser)
     await new Promise((r) => setTimeout(r, 250));
   }
   return roomId;
+}
+
+/**
+ * examples/full.yaml under a unique name, its registry images replaced by the images built here (nothing can be
+ * pulled on this machine); shared with the kind e2e, whose node holds the same images.
+ */
+export function fullExampleChannel(
+  name: string,
+  images: Record<'synapse' | 'element' | 'coturn' | 'postgres' | 'operator', { ref: string }>,
+): Record<string, unknown> {
+  const example = parse(readFileSync(FULL_EXAMPLE, 'utf8')) as {
+    metadata: Record<string, unknown>;
+    spec: Record<string, unknown>;
+  };
+  const local = {
+    synapse: images.synapse.ref,
+    element: images.element.ref,
+    coturn: images.coturn.ref,
+    postgres: images.postgres.ref,
+    recorder: images.operator.ref,
+  };
+  return {
+    ...example,
+    metadata: { ...example.metadata, name },
+    spec: { ...example.spec, caseId: name, images: local },
+  };
 }
 
 /** A unique channel name for a run: `ir-<tag>-<hex>`. */

@@ -1,5 +1,6 @@
 // No container engine here, so the image is not built in tests. These checks pin what makes the Dockerfile right: the
-// runtime stage is Node 24, non-root by number, has production dependencies only, and holds everything src/ imports.
+// runtime stage is Node 24, non-root by number, has production dependencies only, holds everything src/ imports, and
+// runs src/ as JavaScript built by hack/build-dist.ts.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -93,11 +94,15 @@ describe('Dockerfile', () => {
     );
   });
 
-  test('entrypoint: node src/main.ts, default command operator, with src/, crds/ and package.json copied', () => {
-    assert.deepEqual(JSON.parse(ops('ENTRYPOINT').at(-1)?.args ?? 'null'), ['node', 'src/main.ts']);
+  test('entrypoint: node dist/main.js, default command operator, with dist/, crds/ and package.json copied', () => {
+    assert.deepEqual(JSON.parse(ops('ENTRYPOINT').at(-1)?.args ?? 'null'), ['node', 'dist/main.js']);
     assert.deepEqual(JSON.parse(ops('CMD').at(-1)?.args ?? 'null'), ['operator']);
     const copies = ops('COPY').map((c) => c.args);
-    for (const what of ['src ./src', 'crds ./crds', 'package.json ./']) {
+    assert.ok(
+      copies.every((c) => !/(^|\s)src\b/.test(c)),
+      'no TypeScript in the runtime image: Node would load its type stripper into every process',
+    );
+    for (const what of ['/app/dist ./dist', 'crds ./crds', 'package.json ./']) {
       assert.ok(
         copies.some((c) => c.endsWith(what)),
         `COPY ... ${what}`,
@@ -106,6 +111,27 @@ describe('Dockerfile', () => {
     assert.ok(
       copies.every((c) => /--chown=0:0/.test(c)),
       'code is owned by root, so the runtime user cannot change it',
+    );
+  });
+
+  test('dist/ is built from src/ by hack/build-dist.ts in a stage of its own, with no install', () => {
+    const build = all.find((s) =>
+      s.body.some((i) => i.op === 'RUN' && /\bhack\/build-dist\.ts src dist\b/.test(i.args)),
+    );
+    assert.ok(build, 'a stage runs `node hack/build-dist.ts src dist`');
+    assert.notEqual(build, runtime);
+    const distCopy = ops('COPY').find((c) => /\/app\/dist\b/.test(c.args))?.args ?? '';
+    assert.equal(/--from=(\S+)/.exec(distCopy)?.[1], build.name, 'the runtime stage copies dist/ from that stage');
+    const copies = build.body.filter((i) => i.op === 'COPY').map((i) => i.args);
+    for (const what of ['package.json ./', 'hack/build-dist.ts ./hack/', 'src ./src']) {
+      assert.ok(
+        copies.some((c) => c.endsWith(what)),
+        `COPY ${what}`,
+      );
+    }
+    assert.ok(
+      build.body.every((i) => !/\bnpm\b/.test(i.args)),
+      "the base image's Node strips types: nothing to install",
     );
   });
 
@@ -139,6 +165,7 @@ describe('Dockerfile', () => {
       'src/main.ts',
       'src/kube/client.ts',
       'crds/x.yaml',
+      'hack/build-dist.ts',
     ]) {
       assert.ok(included(p), `${p} is in the build context`);
     }

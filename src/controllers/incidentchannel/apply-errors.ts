@@ -20,11 +20,17 @@ export class ChildRejectedError extends Error {
 }
 
 const TYPED_PATCH = /failed to create typed patch object|typed value|expected (list|map|string|numeric)/;
+/**
+ * A quota's answer (403): usage changes as objects go and as the quota controller recounts (a create cut short keeps
+ * its charge until then), so it is retried with backoff, as the ReplicaSet controller retries its pods.
+ */
+const QUOTA_EXCEEDED = /exceeded quota/;
 
 /** Permanent or not: everything not listed here (409, 429, other 5xx, timeouts, resets) is retried with backoff. */
 export function isPermanentRejection(err: unknown): err is ApiError {
   if (!(err instanceof ApiError)) return false;
   if (isNamespaceTerminating(err)) return false;
+  if (err.code === 403 && QUOTA_EXCEEDED.test(err.message)) return false;
   if (err.code === 400 || err.code === 422 || err.code === 404 || err.code === 403) return true;
   return err.code === 500 && TYPED_PATCH.test(err.message);
 }

@@ -60,13 +60,17 @@ export function parseStatus(status: unknown): Status | undefined {
   return second.success ? second.data : undefined;
 }
 
+/** `kubectl apply`'s copy of the whole object as last applied: nothing here reads it, and it is the spec again. */
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 /** The reflector's transform: raw watch object → Channel. */
 export function toChannel(obj: KubeObject): Channel {
-  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  const { managedFields: _dropped, annotations, ...metadata } = obj.metadata;
+  const { [LAST_APPLIED]: _lastApplied, ...kept } = annotations ?? {};
   return {
     apiVersion: obj.apiVersion,
     kind: obj.kind,
-    metadata,
+    metadata: Object.keys(kept).length > 0 ? { ...metadata, annotations: kept } : metadata,
     spec: obj.spec,
     status: parseStatus(obj.status),
     parsed: parseSpec(obj.spec),

@@ -4,8 +4,11 @@
 import type { KubeObject, ObjectMeta } from '../../kube/objects.ts';
 import { ANNOTATION_CHANNEL_UID, LABEL_CHANNEL, LABEL_COMPONENT, LABEL_MANAGED_BY } from './names.ts';
 
-/** The identifying metadata, with only the labels and annotation the operator itself sets. */
-function slimMeta(m: ObjectMeta): ObjectMeta {
+/**
+ * The identifying metadata, with only the labels and annotation the operator itself sets. The uid only where it is
+ * read (a namespace is deleted with its uid as precondition): kept on every child it was ~1 MiB at 500 war rooms.
+ */
+function slimMeta(m: ObjectMeta, keepUid = false): ObjectMeta {
   const labels: Record<string, string> = {};
   for (const k of [LABEL_MANAGED_BY, LABEL_CHANNEL, LABEL_COMPONENT]) {
     const v = m.labels?.[k];
@@ -15,7 +18,7 @@ function slimMeta(m: ObjectMeta): ObjectMeta {
   return {
     name: m.name,
     ...(m.namespace ? { namespace: m.namespace } : {}),
-    ...(m.uid ? { uid: m.uid } : {}),
+    ...(keepUid && m.uid ? { uid: m.uid } : {}),
     ...(m.resourceVersion ? { resourceVersion: m.resourceVersion } : {}),
     ...(m.generation !== undefined ? { generation: m.generation } : {}),
     ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
@@ -60,7 +63,7 @@ export function projectNamespace(o: KubeObject): Projected<{ phase: string }> {
   return {
     apiVersion: o.apiVersion,
     kind: o.kind,
-    metadata: slimMeta(o.metadata),
+    metadata: slimMeta(o.metadata, true),
     state: { phase: str(obj(o.status).phase) },
   };
 }
@@ -105,6 +108,27 @@ export function projectPod(o: KubeObject): Projected<PodState> {
   };
 }
 
+/**
+ * Children whose status another controller keeps writing (the quota controller recounts a ResourceQuota's usage on
+ * every pod created or deleted): their spec as the apiserver serialises it, so a status-only change can be told
+ * from drift without a generation (these kinds have none).
+ */
+export function projectSpec(o: KubeObject): Projected<{ spec: string }> {
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: slimMeta(o.metadata),
+    state: { spec: JSON.stringify(o.spec ?? null) },
+  };
+}
+
+/** Nothing the operator reads of this child changed (its projection is the same but for the resourceVersion). */
+export function sameProjection(a: Projected<unknown>, b: Projected<unknown>): boolean {
+  const { resourceVersion: _a, ...metaA } = a.metadata;
+  const { resourceVersion: _b, ...metaB } = b.metadata;
+  return JSON.stringify([metaA, a.state]) === JSON.stringify([metaB, b.state]);
+}
+
 /** The node ports a Service holds (coturn's relay block): relay-port allocation reads them. */
 export function projectService(o: KubeObject): Projected<{ nodePorts: number[] }> {
   const nodePorts = arr(obj(o.spec).ports)
@@ -113,14 +137,16 @@ export function projectService(o: KubeObject): Projected<{ nodePorts: number[] }
   return { apiVersion: o.apiVersion, kind: o.kind, metadata: slimMeta(o.metadata), state: { nodePorts } };
 }
 
-const kindKey = (apiVersion: string, kind: string) => `${apiVersion}/${kind}`;
+const sameChild = (a: KubeObject, b: KubeObject) =>
+  a.metadata.name === b.metadata.name && a.kind === b.kind && a.apiVersion === b.apiVersion;
 
 /**
- * The projections by namespace and kind, fed by the watch caches' handlers, so a reconcile looks up its own
- * namespace's children in O(its children) instead of scanning every cache.
+ * The projections by namespace, fed by the watch caches' handlers, so a reconcile looks up its own namespace's
+ * children in O(its children) instead of scanning every cache. One array per namespace (a war room has ~35 children):
+ * a Map per namespace and kind was ~15 small Maps per war room, ~1.5 MiB of hash tables at 500.
  */
 export class ChildIndex {
-  readonly #byNamespace = new Map<string, Map<string, Map<string, Projected<unknown>>>>();
+  readonly #byNamespace = new Map<string, Projected<unknown>[]>();
   readonly #namespaces = new Map<string, Projected<{ phase: string }>>();
 
   upsert(o: Projected<unknown>): void {
@@ -129,12 +155,17 @@ export class ChildIndex {
       return;
     }
     const ns = o.metadata.namespace ?? '';
-    const kinds = this.#byNamespace.get(ns) ?? new Map<string, Map<string, Projected<unknown>>>();
-    this.#byNamespace.set(ns, kinds);
-    const key = kindKey(o.apiVersion, o.kind);
-    const byName = kinds.get(key) ?? new Map<string, Projected<unknown>>();
-    kinds.set(key, byName);
-    byName.set(o.metadata.name, o);
+    const children = this.#byNamespace.get(ns);
+    if (!children) {
+      this.#byNamespace.set(ns, [o]);
+      return;
+    }
+    // Every child of a namespace shares one copy of its name (each parsed object brought its own).
+    const first = children[0];
+    if (first?.metadata.namespace === ns) o.metadata.namespace = first.metadata.namespace;
+    const at = children.findIndex((c) => sameChild(c, o));
+    if (at >= 0) children[at] = o;
+    else children.push(o);
   }
 
   remove(o: KubeObject): void {
@@ -142,11 +173,12 @@ export class ChildIndex {
       this.#namespaces.delete(o.metadata.name);
       return;
     }
-    const kinds = this.#byNamespace.get(o.metadata.namespace ?? '');
-    const byName = kinds?.get(kindKey(o.apiVersion, o.kind));
-    byName?.delete(o.metadata.name);
-    if (byName?.size === 0) kinds?.delete(kindKey(o.apiVersion, o.kind));
-    if (kinds?.size === 0) this.#byNamespace.delete(o.metadata.namespace ?? '');
+    const ns = o.metadata.namespace ?? '';
+    const children = this.#byNamespace.get(ns);
+    const at = children?.findIndex((c) => sameChild(c, o)) ?? -1;
+    if (!children || at < 0) return;
+    children.splice(at, 1);
+    if (children.length === 0) this.#byNamespace.delete(ns);
   }
 
   /** After a relist: the set of one kind is replaced whole (objects deleted while the watch was down go). */
@@ -154,7 +186,11 @@ export class ChildIndex {
     if (kind === 'Namespace' && apiVersion === 'v1') {
       this.#namespaces.clear();
     } else {
-      for (const kinds of this.#byNamespace.values()) kinds.delete(kindKey(apiVersion, kind));
+      for (const [ns, children] of this.#byNamespace) {
+        const others = children.filter((c) => c.kind !== kind || c.apiVersion !== apiVersion);
+        if (others.length === 0) this.#byNamespace.delete(ns);
+        else this.#byNamespace.set(ns, others);
+      }
     }
     for (const o of all) this.upsert(o);
   }
@@ -164,16 +200,15 @@ export class ChildIndex {
   }
 
   of<V>(namespace: string, apiVersion: string, kind: string): Projected<V>[] {
-    const byName = this.#byNamespace.get(namespace)?.get(kindKey(apiVersion, kind));
-    return byName ? ([...byName.values()] as Projected<V>[]) : [];
+    const children = this.#byNamespace.get(namespace) ?? [];
+    return children.filter((c) => c.kind === kind && c.apiVersion === apiVersion) as Projected<V>[];
   }
 
   /** Every object of a kind in any namespace (coturn Services across war rooms, for relay-port allocation). */
   everywhere<V>(apiVersion: string, kind: string): Projected<V>[] {
     const out: Projected<V>[] = [];
-    for (const kinds of this.#byNamespace.values()) {
-      const byName = kinds.get(kindKey(apiVersion, kind));
-      if (byName) for (const o of byName.values()) out.push(o as Projected<V>);
+    for (const children of this.#byNamespace.values()) {
+      for (const c of children) if (c.kind === kind && c.apiVersion === apiVersion) out.push(c as Projected<V>);
     }
     return out;
   }

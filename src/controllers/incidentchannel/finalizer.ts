@@ -25,6 +25,11 @@ export async function addFinalizer(cluster: ChannelCluster, o: KubeObject, signa
   );
 }
 
+/** The object as it is once addFinalizer succeeded: the reconcile goes on with it instead of waiting for the echo. */
+export function withFinalizer<T extends KubeObject>(o: T): T {
+  return { ...o, metadata: { ...o.metadata, finalizers: [...(o.metadata.finalizers ?? []), FINALIZER] } };
+}
+
 export async function removeFinalizer(cluster: ChannelCluster, o: KubeObject, signal: AbortSignal): Promise<void> {
   const current = o.metadata.finalizers ?? [];
   const index = current.indexOf(FINALIZER);

@@ -52,6 +52,8 @@ export type PhaseFn = (s: Scope, d: PhaseDeps) => Promise<PhaseResult>;
 
 const ofKind = (desired: KubeObject[], kinds: readonly string[]) => desired.filter((o) => kinds.includes(o.kind));
 const LATE_KINDS = ['Namespace', 'NetworkPolicy', 'Job'];
+/** The kinds that run the war room's pods: applied only once every policy and Secret is in place. */
+const POD_KINDS = ['StatefulSet', 'Deployment'];
 
 /** The namespace, PSA restricted, owned by the channel. */
 export const namespacePhase: PhaseFn = async (s, d) => {
@@ -98,15 +100,24 @@ export const secretsPhase: PhaseFn = async (s, d) => {
   };
 };
 
-/** Synapse (with the recorder), Element, coturn and what they need; readiness from the caches. */
+/**
+ * What the workloads use and that runs nothing (ServiceAccounts, ConfigMaps, Services, the quota, RBAC, Ingress): it
+ * needs only the namespace, so it goes in with the policies and the secrets.
+ */
+export const supportingPhase: PhaseFn = async (s) => {
+  await s.apply(s.desired.filter((o) => !LATE_KINDS.includes(o.kind) && !POD_KINDS.includes(o.kind)));
+  return { conditions: [] };
+};
+
+/** Synapse (with the recorder), Element, coturn; readiness from the caches. */
 export const workloadsPhase: PhaseFn = async (s, d) => {
-  const rest = s.desired.filter((o) => !LATE_KINDS.includes(o.kind));
-  await s.apply(rest);
+  const workloads = s.desired.filter((o) => POD_KINDS.includes(o.kind));
+  await s.apply(workloads);
   const pins = imagesWithoutDigest(s.ctx);
   const live = d.cluster.children(s.ctx.namespace);
   return {
     conditions: [
-      ...observeWorkloads(rest, live),
+      ...observeWorkloads(workloads, live),
       pins.length === 0
         ? cond('ImagesPinned', 'True', 'DigestPinned', 'every image is pinned by digest')
         : cond('ImagesPinned', 'False', 'NotPinnedByDigest', `pin these images by @sha256 digest: ${pins.join(', ')}`),
@@ -114,7 +125,10 @@ export const workloadsPhase: PhaseFn = async (s, d) => {
   };
 };
 
-/** The provisioning Job comes last: it needs Synapse up and the recorder joined. */
+/**
+ * The provisioning Job: it needs Synapse up and the recorder joined, and waits for both itself (bounded), so it is
+ * applied with the workloads rather than a round trip after them.
+ */
 export const provisioningPhase: PhaseFn = async (s, d) => {
   const job = ofKind(s.desired, ['Job']);
   await s.apply(job);
@@ -177,13 +191,37 @@ export const expiryPhase: PhaseFn = async (s, d) => {
   return { conditions: [] };
 };
 
-/** The lifecycle of a live channel, top to bottom. */
+/**
+ * Phases that need nothing from each other, run at the same time; their conditions in the order given. Every one
+ * finishes (a failure does not leave another's requests running behind the reconcile) before the first error is
+ * thrown.
+ */
+export function together(...phases: PhaseFn[]): PhaseFn {
+  return async (s, d) => {
+    const settled = await Promise.allSettled(phases.map((phase) => phase(s, d)));
+    const results: PhaseResult[] = [];
+    for (const r of settled) {
+      if (r.status === 'rejected') throw r.reason;
+      results.push(r.value);
+    }
+    const waits = results.flatMap((r) => (r.requeueAfterMs === undefined ? [] : [r.requeueAfterMs]));
+    return {
+      conditions: results.flatMap((r) => r.conditions),
+      ...(results.some((r) => r.stop) ? { stop: true } : {}),
+      ...(waits.length > 0 ? { requeueAfterMs: Math.min(...waits) } : {}),
+    };
+  };
+}
+
+/**
+ * The lifecycle of a live channel, top to bottom. Policies, secrets and what supports the workloads need only the
+ * namespace, and the pods (the workloads' and the Job's) need all three: a new war room costs three apiserver round
+ * trips after its finalizer (namespace; policies, secrets and the rest; the pods' owners), instead of five.
+ */
 export const LIVE_PHASES: readonly PhaseFn[] = [
   namespacePhase,
-  policiesPhase,
-  secretsPhase,
-  workloadsPhase,
-  provisioningPhase,
+  together(policiesPhase, secretsPhase, supportingPhase),
+  together(workloadsPhase, provisioningPhase),
   recordingPhase,
   expiryPhase,
 ];

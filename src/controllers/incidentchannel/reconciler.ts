@@ -5,12 +5,17 @@ import { type KubeObject, refOf } from '../../kube/objects.ts';
 import { ChildRejectedError, describeError, isPermanentRejection } from './apply-errors.ts';
 import { type Channel, type ChannelState, channelState, isTerminal } from './channel.ts';
 import type { Applied, ChannelCluster } from './cluster.ts';
-import { buildContext, type OperatorSettings, RelayPortsExhaustedError } from './context-from-spec.ts';
+import {
+  type BuildContext,
+  buildContext,
+  type OperatorSettings,
+  RelayPortsExhaustedError,
+} from './context-from-spec.ts';
 import { turnUris } from './desired/endpoints.ts';
 import { buildDesired, PRUNABLE_KINDS } from './desired/index.ts';
 import type { EvidenceHook } from './evidence-hook.ts';
 import { decideExpiry, type ExpiryPolicy, type TeardownReason } from './expiry.ts';
-import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.ts';
+import { addFinalizer, hasFinalizer, removeFinalizer, withFinalizer } from './finalizer.ts';
 import { LABEL_COMPONENT, labelValue } from './names.ts';
 import { LIVE_PHASES, type PhaseDeps, type Scope } from './phases.ts';
 import type { RecorderClient } from './recorder-client.ts';
@@ -77,13 +82,27 @@ export class IncidentChannelReconciler {
   readonly #relay = new RelayPortAllocator();
   readonly #failingSince = new Map<string, number>();
   readonly #stalls = new Map<string, { generation: number | undefined; attempts: number }>();
+  /** Channels stalled for want of a free relay block: woken when one may have been freed (mayFreeRelayBlock). */
+  readonly #awaitingRelayPorts = new Set<string>();
+  /** Namespaces whose delete this process sent (see TeardownDeps.deleteSent). */
+  readonly #namespaceDeletesSent = new Map<string, string>();
+  /**
+   * The last build of the desired state of each channel still coming up. Building it (the Synapse configuration
+   * rendered as YAML, ~7 ms of CPU) and hashing it were most of a reconcile's CPU, and a channel coming up is woken
+   * by dozens of child events; its inputs (name, uid, spec, relay ports; the settings are fixed) rarely change in
+   * that time. Dropped once the channel is Ready or stops, so a settled fleet holds none of these (~50 KiB each).
+   */
+  readonly #builds = new Map<
+    string,
+    { inputs: string; ctx: BuildContext; desired: KubeObject[]; fingerprint: string }
+  >();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
   }
 
   async reconcile(name: string, rc: ReconcileContext): Promise<ReconcileResult> {
-    const channel = this.#d.cluster.channel(name);
+    let channel = this.#d.cluster.channel(name);
     if (!channel) {
       this.#forget(name);
       return {};
@@ -103,7 +122,9 @@ export class IncidentChannelReconciler {
 
     if (!hasFinalizer(channel)) {
       await addFinalizer(this.#d.cluster, channel, rc.signal);
-      return {}; // the update event brings us back with the finalizer in place
+      // On in the same pass: waiting for the update's echo sent a new channel through the watch and to the back of
+      // the queue (behind every other new channel in a burst) before anything of its war room was applied.
+      channel = withFinalizer(channel);
     }
 
     if (isTerminal(channel.status)) return {}; // the CR stays as the record; nothing is ever rebuilt
@@ -161,8 +182,10 @@ export class IncidentChannelReconciler {
       scope = this.#scope(channel, state, decision, rc);
     } catch (err) {
       if (!(err instanceof RelayPortsExhaustedError)) throw err;
+      this.#awaitingRelayPorts.add(channel.metadata.name);
       return this.#stalled(channel, cond('Stalled', 'True', 'RelayPortsExhausted', err.message), rc, 'Provision', {});
     }
+    this.#awaitingRelayPorts.delete(channel.metadata.name);
     let requeueAfter = decision.requeueAfterMs;
     const deps = this.#phaseDeps(channel, rc);
     try {
@@ -194,12 +217,14 @@ export class IncidentChannelReconciler {
     }
 
     if (scope.outcome.stalled) {
+      this.#builds.delete(channel.metadata.name);
       return this.#stalled(channel, scope.outcome.stalled, rc, 'Provision', scope.outcome);
     }
     this.#stalls.delete(channel.metadata.name);
 
     const status = liveStatus(channel, scope.outcome, this.#d.now());
     const wasReady = channel.status?.phase === 'Ready' || channel.status?.phase === 'Expiring';
+    if (status.phase !== 'Provisioning') this.#builds.delete(channel.metadata.name);
     await this.#writeStatus(channel, status, rc.signal);
     if (!wasReady && (status.phase === 'Ready' || status.phase === 'Expiring')) {
       const created = Date.parse(channel.metadata.creationTimestamp ?? '');
@@ -220,10 +245,8 @@ export class IncidentChannelReconciler {
     const namespace = channelNamespace(channel, prefix) ?? '';
     const nowMs = this.#d.now().getTime();
     const relayPorts = this.#relay.blockFor(state, namespace, this.#d.cluster, nowMs);
-    const ctx = buildContext(state, this.#d.settings, relayPorts);
-    const desired = buildDesired(ctx);
     const name = channel.metadata.name;
-    const fingerprint = createHash('sha256').update(JSON.stringify(desired)).digest('hex');
+    const { ctx, desired, fingerprint } = this.#build(state, relayPorts);
     const settled = this.#applied.get(name) === fingerprint;
     const turn = turnUris(ctx);
     // What runs decides what must be up (every component has a ServiceAccount, running or not).
@@ -284,6 +307,18 @@ export class IncidentChannelReconciler {
     if (relayPorts && state.status?.relayPorts) outcome.fields.relayPorts = relayPorts;
     if (relayPorts && settled) outcome.fields.relayPorts = relayPorts;
     return { channel: state, ctx, desired, fingerprint, decision, signal: rc.signal, apply, outcome };
+  }
+
+  #build(state: ChannelState, relayPorts: ReturnType<RelayPortAllocator['blockFor']>) {
+    const inputs = JSON.stringify([state.name, state.uid, state.spec, relayPorts ?? null]);
+    const last = this.#builds.get(state.name);
+    if (last?.inputs === inputs) return last;
+    const ctx = buildContext(state, this.#d.settings, relayPorts);
+    const desired = buildDesired(ctx);
+    const fingerprint = createHash('sha256').update(JSON.stringify(desired)).digest('hex');
+    const built = { inputs, ctx, desired, fingerprint };
+    this.#builds.set(state.name, built);
+    return built;
   }
 
   /** Deletes what we labelled for this channel but no longer build (e.g. the Postgres policy after a switch). */
@@ -401,11 +436,19 @@ export class IncidentChannelReconciler {
       emit: (c: Channel, ev: EventInput) => this.#d.emit(c, ev, rc.signal),
       writeStatus: (c: Channel, s: ChannelStatus, signal: AbortSignal) => this.#writeStatus(c, s, signal),
       metrics: this.#d.metrics,
+      deleteSent: this.#namespaceDeletesSent,
       log: rc.log,
     };
   }
 
+  /** The channels to wake when a relay block may have been freed. */
+  awaitingRelayPorts(): string[] {
+    return [...this.#awaitingRelayPorts];
+  }
+
   #forget(name: string): void {
+    this.#awaitingRelayPorts.delete(name);
+    this.#builds.delete(name);
     this.#applied.delete(name);
     this.#failingSince.delete(name);
     this.#stalls.delete(name);

@@ -1,6 +1,8 @@
+import type { KubeObject } from '../../kube/objects.ts';
 import type { Channel, ChannelState } from './channel.ts';
 import { isTerminal } from './channel.ts';
 import { allocateRelayPorts } from './context-from-spec.ts';
+import { LABEL_COMPONENT } from './names.ts';
 
 export interface PortBlock {
   min: number;
@@ -25,6 +27,13 @@ export class RelayPortAllocator {
    * apiserver's repair loop frees only after several 3-minute passes. Until then, probe other blocks.
    */
   readonly #refused = new Map<number, number>();
+  /**
+   * Blocks handed out by this process (channel uid → block) whose Service the caches do not show yet. Channels
+   * reconciled at the same time would otherwise pick the same free block: the apiserver refuses the second Service
+   * only after the namespace's quota was charged for its NodePorts, and that charge stays until the quota controller
+   * recounts (minutes), so the retry with another block is refused by the quota in the meantime.
+   */
+  readonly #handedOut = new Map<string, PortBlock>();
 
   blockFor(
     channel: ChannelState,
@@ -34,27 +43,60 @@ export class RelayPortAllocator {
   ): PortBlock | undefined {
     if (!channel.spec.calls.enabled || channel.spec.calls.turn.relayPorts) return undefined;
     const recorded = channel.status?.relayPorts;
-    if (recorded) return recorded;
+    if (recorded) {
+      this.#handedOut.delete(channel.uid);
+      return recorded;
+    }
     const services = view.coturnBlocks();
     const own = services.find((s) => s.namespace === namespace);
-    if (own) return own.block;
+    if (own) {
+      this.#handedOut.delete(channel.uid);
+      return own.block;
+    }
+    const mine = this.#handedOut.get(channel.uid);
+    if (mine) return mine;
     const taken: PortBlock[] = services.map((s) => s.block);
+    const live = new Set<string>();
     for (const other of view.channels()) {
+      if (other.metadata.uid) live.add(other.metadata.uid);
       if (other.metadata.uid === channel.uid || isTerminal(other.status)) continue;
       const block = other.status?.relayPorts ?? (other.parsed.ok ? other.parsed.spec.calls.turn.relayPorts : undefined);
       if (block) taken.push(block);
+    }
+    for (const [uid, block] of this.#handedOut) {
+      if (live.has(uid)) taken.push(block);
+      else this.#handedOut.delete(uid); // its channel is gone before its Service was made
     }
     for (const [min, until] of this.#refused) {
       if (until <= nowMs) this.#refused.delete(min);
       else taken.push({ min, max: min });
     }
-    return allocateRelayPorts(channel.uid, taken);
+    const block = allocateRelayPorts(channel.uid, taken);
+    this.#handedOut.set(channel.uid, block);
+    return block;
   }
 
   /** After a failed apply: remember a block the apiserver says is taken, so the next pass picks another. */
   noteRefusal(block: PortBlock, error: string, nowMs: number): boolean {
     if (!NODE_PORT_TAKEN.test(error)) return false;
     this.#refused.set(block.min, nowMs + REFUSED_BLOCK_MS);
+    for (const [uid, handed] of this.#handedOut) if (handed.min === block.min) this.#handedOut.delete(uid);
     return true;
   }
+}
+
+/**
+ * What may free a relay block, as the watch caches see it: a coturn Service gone (its NodePorts are released), or a
+ * channel that held one closed, expired or deleted. Channels that found no free block are woken by these instead of
+ * waiting out their stall backoff (up to 15 min) after a war room closes.
+ */
+export function mayFreeRelayBlock(
+  event: { service: KubeObject; deleted: boolean } | { channel: Channel; old: Channel | undefined; deleted: boolean },
+): boolean {
+  if ('service' in event) {
+    return (
+      event.deleted && event.service.kind === 'Service' && event.service.metadata.labels?.[LABEL_COMPONENT] === 'coturn'
+    );
+  }
+  return event.deleted || (isTerminal(event.channel.status) && !isTerminal(event.old?.status));
 }

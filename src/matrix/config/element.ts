@@ -1,7 +1,7 @@
 /**
  * Element Web config.json for one incident: pinned to our homeserver, nothing that phones home (no analytics,
- * rageshake, integration manager, widgets, Jitsi, maps), no registration, guests or 3PID, and native 1:1 calls
- * only (through our coturn). Keys and their meaning: shared notes matrix.md §2.1.
+ * rageshake, integration manager, Jitsi, maps; widgets only for Element Call), no registration, guests or 3PID;
+ * native 1:1 calls through our coturn, and Element Call when the war room has an SFU. Keys and their meaning: shared notes matrix.md §2.1.
  */
 
 export interface ElementConfigParams {
@@ -71,7 +71,11 @@ export function renderElementConfig(params: ElementConfigParams): ElementConfig 
       : {}),
     setting_defaults: {
       'UIFeature.urlPreviews': false,
-      'UIFeature.widgets': false,
+      // Element Call runs as a widget: with widgets off, Element Web hides both call buttons in every room of more
+      // than two members (useRoomCall's "they require widgets but widgets are disabled"), i.e. in every war room room.
+      // Widgets stay harmless otherwise: no integration manager, and only the admin bot may send widget state
+      // (im.vector.modular.widgets at power level 100, room-power-levels.ts).
+      'UIFeature.widgets': params.elementCall === true,
       'UIFeature.feedback': false,
       'UIFeature.registration': false,
       'UIFeature.passwordReset': false,

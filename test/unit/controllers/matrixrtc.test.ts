@@ -60,6 +60,7 @@ describe('MatrixRTC in the desired state', () => {
         unknown
       >;
       assert.equal(element.element_call, undefined);
+      assert.equal((element.setting_defaults as Record<string, boolean>)['UIFeature.widgets'], false);
     }
   });
 
@@ -99,12 +100,13 @@ describe('MatrixRTC in the desired state', () => {
     const withoutSfu = hard(
       exampleContext('full.yaml', { calls: { turn: { relayPorts: { min: 32000, max: 32019 } } } }),
     );
-    assert.equal(Number(withSfu['services.nodeports']) - Number(withoutSfu['services.nodeports']), 2);
-    assert.equal(withSfu['services.loadbalancers'], '2');
-    assert.equal(withoutSfu['services.loadbalancers'], '1');
+    // Twice what is used (room for one charge a create cut short leaves behind): the SFU's two node ports, its Service.
+    assert.equal(Number(withSfu['services.nodeports']) - Number(withoutSfu['services.nodeports']), 2 * 2);
+    assert.equal(withSfu['services.loadbalancers'], String(2 * 2));
+    assert.equal(withoutSfu['services.loadbalancers'], String(2 * 1));
   });
 
-  test('the authoriser: the operator image, labelled rtc-authoriser, credentials as files only', () => {
+  test('the authoriser: the operator image, labelled rtc-authoriser, no Matrix credential, the LiveKit keys as files only', () => {
     const deployment = find(objects, 'Deployment', 'rtc-authoriser');
     assert.equal((deployment.metadata.labels as Record<string, string>)[LABEL_COMPONENT], 'rtc-authoriser');
     const spec = podSpec(deployment);
@@ -115,9 +117,40 @@ describe('MatrixRTC in the desired state', () => {
     const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]));
     assert.equal(env.WARROOM_RTC_OPENID_URL, `http://synapse.${ctx.namespace}.svc:8009`);
     assert.equal(env.WARROOM_RTC_SFU_URL, 'wss://matrix.ir-0043.example.org/livekit/sfu');
+    // Membership is the recorder's answer (it is joined to every room); the internet-facing pod holds no Matrix login.
+    assert.equal(env.WARROOM_RTC_MEMBERSHIP_URL, `http://synapse.${ctx.namespace}.svc:9103`);
     for (const [name, value] of Object.entries(env)) {
       if (/SECRET|PASSWORD|KEY/.test(name)) assert.match(String(value), /^\/run\/secrets\//, `${name} is a file path`);
+      assert.doesNotMatch(name, /PASSWORD|WITNESS|HOMESERVER/, `${name}: no Matrix credential or client API`);
     }
+    assert.deepEqual(
+      spec.volumes?.map((v) => (v as { secret?: { secretName: string } }).secret?.secretName),
+      ['livekit-credentials'],
+      'the only Secret it mounts is the LiveKit key pair',
+    );
+    // The recorder serves the membership question on a port of its own, in the Synapse Service.
+    const synapse = find(objects, 'StatefulSet', 'synapse');
+    const recorder = podSpec(synapse).containers.find((c) => c.name === 'recorder');
+    const recorderEnv = Object.fromEntries((recorder?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(recorderEnv.WARROOM_RECORDER_MEMBERSHIP_LISTEN, '0.0.0.0:9103');
+    const service = find(objects, 'Service', 'synapse').spec as { ports: { name: string; port: number }[] };
+    assert.ok(service.ports.some((p) => p.name === 'rec-members' && p.port === 9103));
+  });
+
+  test('a war room with calls that does not record: the authoriser has no membership source, Synapse no port for it', () => {
+    const unrecorded = buildDesired(exampleContext('full.yaml', { recording: { enabled: false } }));
+    const env = podSpec(find(unrecorded, 'Deployment', 'rtc-authoriser')).containers[0]?.env ?? [];
+    assert.equal(
+      env.find((e) => e.name === 'WARROOM_RTC_MEMBERSHIP_URL'),
+      undefined,
+    );
+    const service = find(unrecorded, 'Service', 'synapse').spec as { ports: { port: number }[] };
+    assert.ok(!service.ports.some((p) => p.port === 9103));
+    const egress = policySpec(unrecorded, 'rtc-authoriser-egress') as { egress: { ports: { port: number }[] }[] };
+    assert.deepEqual(
+      egress.egress[0]?.ports.map((p) => p.port),
+      [8009],
+    );
   });
 
   test('NetworkPolicies: media from anywhere, nothing in the cluster for the SFU; the authoriser reaches only Synapse and the SFU', () => {
@@ -144,7 +177,8 @@ describe('MatrixRTC in the desired state', () => {
         rule.ports.map((p) => p.port),
       ]),
       [
-        [['synapse'], [8009, 8008]],
+        // openid and the recorder's membership port; never Synapse's client API.
+        [['synapse'], [8009, 9103]],
         [['livekit'], [7880]],
       ],
     );
@@ -171,11 +205,17 @@ describe('MatrixRTC in the desired state', () => {
     const element = JSON.parse(configData(objects, 'element-config')['config.json'] ?? '{}') as {
       element_call: Record<string, unknown>;
       features: Record<string, boolean>;
+      setting_defaults: Record<string, boolean>;
+      integrations_ui_url: unknown;
       posthog?: unknown;
     };
     assert.equal(element.element_call.use_exclusively, false, 'legacy calls stay available');
     assert.equal(element.element_call.url, undefined, 'the bundled Element Call, never a hosted one');
     assert.equal(element.features.feature_group_calls, true);
+    // Element Web hides the call buttons in rooms of more than two members when widgets are off.
+    assert.equal(element.setting_defaults['UIFeature.widgets'], true);
+    assert.equal(element.setting_defaults['UIFeature.voip'], true);
+    assert.equal(element.integrations_ui_url, null, 'still no integration manager');
     assert.equal(element.posthog, undefined);
     assert.doesNotMatch(JSON.stringify(element), /call\.element\.io/);
   });

@@ -4,12 +4,13 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import type { EvidenceHook, EvidenceOutcome } from '../../../src/controllers/incidentchannel/evidence-hook.ts';
-import { FINALIZER } from '../../../src/controllers/incidentchannel/names.ts';
+import { FINALIZER, LABEL_COMPONENT } from '../../../src/controllers/incidentchannel/names.ts';
 import {
   IncidentChannelReconciler,
   type ReconcileContext,
 } from '../../../src/controllers/incidentchannel/reconciler.ts';
 import type { RecorderClient } from '../../../src/controllers/incidentchannel/recorder-client.ts';
+import { mayFreeRelayBlock } from '../../../src/controllers/incidentchannel/relay-ports.ts';
 import { SecretsPhase } from '../../../src/controllers/incidentchannel/secrets-phase.ts';
 import { ApiError } from '../../../src/kube/errors.ts';
 import type { EventInput } from '../../../src/kube/events.ts';
@@ -28,6 +29,8 @@ interface World {
   clock: { now: number };
   evidence: { outcome: EvidenceOutcome; calls: number };
   notices: string[];
+  /** The reasons of the teardowns counted in metrics. */
+  teardowns: string[];
   rc: ReconcileContext;
 }
 
@@ -65,6 +68,7 @@ function world(): World {
       notices.push(text);
     },
   };
+  const teardowns: string[] = [];
   const reconciler = new IncidentChannelReconciler({
     cluster,
     now: () => new Date(clock.now),
@@ -76,10 +80,10 @@ function world(): World {
     secrets: new SecretsPhase({ client: cluster, mode: 'plain' }),
     expiry: { maxTtlMs: 8760 * HOUR, warnBeforeMs: [HOUR, 10 * 60_000], maxRequeueMs: HOUR },
     settings: { ...SETTINGS, secretsMode: 'plain' },
-    metrics: { teardown() {}, ttlLateness() {}, channelReady() {} },
+    metrics: { teardown: (reason) => teardowns.push(reason), ttlLateness() {}, channelReady() {} },
   });
   const rc: ReconcileContext = { log: silent, signal: new AbortController().signal };
-  return { cluster, reconciler, events, order, clock, evidence, notices, rc };
+  return { cluster, reconciler, events, order, clock, evidence, notices, teardowns, rc };
 }
 
 const minimal = (patch: Record<string, unknown> = {}, meta: Record<string, unknown> = {}): KubeObject => {
@@ -108,23 +112,20 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
     w = world();
   });
 
-  it('adds the finalizer first, then builds in lifecycle order: namespace → policies → secrets → workloads → Job', async () => {
+  it('adds the finalizer first, then builds in lifecycle order in the same pass: namespace → policies, secrets and the rest → workloads and the Job', async () => {
     w.cluster.putChannel(minimal());
     await w.reconciler.reconcile('ir-2026-0042', w.rc);
-    assert.deepEqual(
-      w.cluster.calls.map((c) => c.verb),
-      ['patchChannel'],
-    );
     assert.deepEqual(w.cluster.channel('ir-2026-0042')?.metadata.finalizers, [FINALIZER]);
-    w.cluster.clearCalls();
-    await w.reconciler.reconcile('ir-2026-0042', w.rc);
     const seq = w.cluster.calls.map((c) => (c.verb === 'apply' ? c.target.split('/')[0] : c.verb));
     const first = (k: string) => seq.indexOf(k);
     const last = (k: string) => seq.lastIndexOf(k);
-    assert.equal(first('Namespace'), 0);
-    assert.ok(last('NetworkPolicy') < first('create'), 'every policy before any secret');
-    assert.ok(last('create') < first('StatefulSet'), 'secrets before the workloads that mount them');
-    assert.ok(last('StatefulSet') < first('Job') && last('Deployment') < first('Job'), 'the Job comes last');
+    assert.equal(seq[0], 'patchChannel', 'the finalizer before anything is created');
+    assert.equal(first('Namespace'), 1);
+    assert.ok(first('NetworkPolicy') > 0 && first('create') > 0, 'the policies and the secrets are applied');
+    const firstWorkload = Math.min(first('StatefulSet'), first('Deployment'));
+    assert.ok(last('NetworkPolicy') < firstWorkload, 'every policy before any workload: no pod runs unfenced');
+    assert.ok(last('create') < firstWorkload, 'secrets before the workloads that mount them');
+    assert.ok(first('Job') > last('NetworkPolicy') && first('Job') > last('create'), 'the Job’s pod is fenced too');
     assert.equal(seq.at(-1), 'applyStatus', 'one status write, at the end');
     assert.equal(w.cluster.callsOf('applyStatus').length, 1);
     const status = w.cluster.channel('ir-2026-0042')?.status;
@@ -174,7 +175,6 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
 
   it('a child the apiserver refuses stalls the channel with the child and the field, an event, and backoff', async () => {
     w.cluster.putChannel(minimal());
-    await w.reconciler.reconcile('ir-2026-0042', w.rc);
     w.cluster.failApply.set(
       'Deployment/element',
       new ApiError(
@@ -198,6 +198,23 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
     w.cluster.putChannel(minimal({ title: 'fixed' }, { generation: 2 }));
     await w.reconciler.reconcile('ir-2026-0042', w.rc);
     assert.equal(cond(w, 'ir-2026-0042', 'Stalled'), undefined, 'a fixed spec clears Stalled');
+  });
+
+  it('a quota refusal is retried with backoff, not Stalled: usage changes as the quota controller recounts', async () => {
+    w.cluster.putChannel(minimal());
+    w.cluster.failApply.set(
+      'Service/synapse',
+      new ApiError(
+        403,
+        'Forbidden',
+        'PATCH /api/v1/x: 403 Forbidden: services "synapse" is forbidden: exceeded quota: warroom, requested: services.nodeports=11, used: services.nodeports=11, limited: services.nodeports=11',
+      ),
+    );
+    await assert.rejects(w.reconciler.reconcile('ir-2026-0042', w.rc), /exceeded quota/);
+    assert.equal(cond(w, 'ir-2026-0042', 'Stalled'), undefined);
+    w.cluster.failApply.clear();
+    await w.reconciler.reconcile('ir-2026-0042', w.rc);
+    assert.equal(w.cluster.channel('ir-2026-0042')?.status?.phase, 'Provisioning');
   });
 
   it('a transient error is retried by the controller and shows in Reconciling after a minute', async () => {
@@ -270,6 +287,23 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
     w.cluster.clearCalls();
     await w.reconciler.reconcile(name, w.rc);
     assert.deepEqual(w.cluster.calls, [], 'terminal: nothing is ever rebuilt');
+  });
+
+  it('the pass woken by its own status write, before the namespace cache shows the delete, deletes nothing twice', async () => {
+    const name = await readyChannel(w);
+    w.cluster.putChannel(minimal({ closed: true }, { generation: 2 }));
+    w.cluster.namespaceCacheLags = true;
+    await w.reconciler.reconcile(name, w.rc);
+    w.cluster.clearCalls();
+    await w.reconciler.reconcile(name, w.rc);
+    assert.deepEqual(w.cluster.callsOf('delete'), [], 'the namespace delete was sent once');
+    assert.equal(w.evidence.calls, 1, 'the evidence was exported once');
+    w.cluster.showNamespaceDeletions();
+    w.cluster.finishNamespaceDeletion(w.cluster.channel(name)?.status?.namespace ?? '');
+    await w.reconciler.reconcile(name, w.rc);
+    assert.equal(w.cluster.channel(name)?.status?.phase, 'Closed');
+    assert.deepEqual(w.teardowns, ['CaseClosed'], 'one teardown counted');
+    assert.equal(w.events.filter((e) => e.ev.reason === 'NamespaceDeleted').length, 1);
   });
 
   it('an evidence failure keeps the namespace, says why, and retries later', async () => {
@@ -370,6 +404,35 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
     assert.match(cond(w, 'ir-2026-0042', 'Stalled')?.message ?? '', /spec\.calls\.turn\.relayPorts/);
     assert.equal(w.cluster.callsOf('apply').length, 0);
     assert.ok((r.requeueAfter ?? 0) >= 30_000);
+    assert.deepEqual(w.reconciler.awaitingRelayPorts(), ['ir-2026-0042'], 'woken when a block may be free');
+
+    // Another war room closed: its coturn Service is gone from the cache, and the woken channel takes the block.
+    w.cluster.coturnHeld.splice(0, 1);
+    await w.reconciler.reconcile('ir-2026-0042', w.rc);
+    assert.equal(cond(w, 'ir-2026-0042', 'Stalled'), undefined);
+    assert.deepEqual(w.cluster.channel('ir-2026-0042')?.status?.relayPorts, { min: 30000, max: 30009 });
+    assert.deepEqual(w.reconciler.awaitingRelayPorts(), []);
+  });
+
+  it('what may free a relay block: a coturn Service deleted, a channel closed, expired or deleted', () => {
+    const svc = (component: string) => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'x', namespace: 'wr-x', labels: { [LABEL_COMPONENT]: component } },
+    });
+    assert.equal(mayFreeRelayBlock({ service: svc('coturn'), deleted: true }), true);
+    assert.equal(mayFreeRelayBlock({ service: svc('coturn'), deleted: false }), false);
+    assert.equal(mayFreeRelayBlock({ service: svc('synapse'), deleted: true }), false);
+    const live = w.cluster.putChannel(minimal());
+    const closed = { ...live, status: { phase: 'Closed' as const } };
+    assert.equal(mayFreeRelayBlock({ channel: closed, old: live, deleted: false }), true);
+    assert.equal(
+      mayFreeRelayBlock({ channel: closed, old: closed, deleted: false }),
+      false,
+      'once, not on every update',
+    );
+    assert.equal(mayFreeRelayBlock({ channel: live, old: undefined, deleted: false }), false);
+    assert.equal(mayFreeRelayBlock({ channel: live, old: live, deleted: true }), true);
   });
 
   it('the stop signal reaches every request of a reconcile', async () => {

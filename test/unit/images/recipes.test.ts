@@ -29,6 +29,7 @@ describe('image recipes', () => {
     assert.deepEqual(await dockerfileContextPaths(root), [
       '.npmrc',
       'crds',
+      'hack/build-dist.ts',
       'package-lock.json',
       'package.json',
       'src',

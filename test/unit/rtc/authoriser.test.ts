@@ -5,7 +5,7 @@ import { silentLogger } from '../../../src/observability/logger.ts';
 import { Authoriser, RtcError, serverOf, type TokenRequest } from '../../../src/rtc/authoriser.ts';
 import type { RoomCreator } from '../../../src/rtc/livekit-rooms.ts';
 import { liveKitIdentityFor, liveKitRoomFor, mintLiveKitToken } from '../../../src/rtc/livekit-token.ts';
-import type { MatrixChecks } from '../../../src/rtc/matrix-checks.ts';
+import type { MembershipCheck, OpenIdCheck } from '../../../src/rtc/matrix-checks.ts';
 
 // The authoriser's decisions, with the homeserver and SFU answers given as data (the real peers are in
 // test/e2e/matrixrtc-call.test.ts).
@@ -13,9 +13,12 @@ const credentials = { apiKey: 'APItest', apiSecret: 'a-secret-of-at-least-thirty
 const ROOM = '!ops-room';
 const tokens: Record<string, string> = { 'tok-alice': '@alice:war.invalid', 'tok-foreign': '@mallory:evil.invalid' };
 const joined = new Set([`${ROOM}|@alice:war.invalid`]);
-const matrix: MatrixChecks = {
+const openId: OpenIdCheck = {
   openIdUser: async (token) => (token === 'tok-down' ? Promise.reject(new Error('refused')) : tokens[token]),
-  isJoined: async (roomId, userId) => joined.has(`${roomId}|${userId}`),
+};
+const membership: MembershipCheck = {
+  isJoined: async (roomId, userId) =>
+    roomId === '!recorder-down' ? Promise.reject(new Error('ECONNREFUSED')) : joined.has(`${roomId}|${userId}`),
 };
 const created: string[] = [];
 const rooms: RoomCreator = {
@@ -28,7 +31,8 @@ const authoriser = new Authoriser({
   sfuUrl: 'wss://matrix.war.invalid/livekit/sfu',
   credentials,
   tokenTtlSeconds: 300,
-  matrix,
+  openId,
+  membership,
   rooms,
   log: silentLogger(),
 });
@@ -110,6 +114,31 @@ describe('the MatrixRTC authoriser', () => {
       (await refusal(request({ openIdToken: { access_token: 'tok-down', matrix_server_name: 'war.invalid' } }))).status,
       502,
     );
+    // The recorder cannot be asked: no token on a guess, a 502 that says to try again.
+    assert.deepEqual(await refusal(request({ roomId: '!recorder-down' })), {
+      status: 502,
+      errcode: 'M_UNKNOWN',
+      message: 'the war room could not be asked about room membership; try again',
+    });
+  });
+
+  test('a war room that does not record has no membership source: every user of its server may join its calls', async () => {
+    const unrecorded = new Authoriser({
+      serverName: 'war.invalid',
+      sfuUrl: 'wss://matrix.war.invalid/livekit/sfu',
+      credentials,
+      tokenTtlSeconds: 300,
+      openId,
+      membership: undefined,
+      rooms,
+      log: silentLogger(),
+    });
+    assert.ok((await unrecorded.issue(request({ roomId: '!other' }))).jwt);
+    // The server check still holds.
+    await assert.rejects(
+      unrecorded.issue(request({ openIdToken: { access_token: 'tok-foreign', matrix_server_name: 'war.invalid' } })),
+      (err: unknown) => err instanceof RtcError && err.status === 403,
+    );
   });
 
   test('the SFU refusing to open the room is a 502, not a token for a room that does not exist', async () => {
@@ -118,7 +147,8 @@ describe('the MatrixRTC authoriser', () => {
       sfuUrl: 'wss://x.invalid',
       credentials,
       tokenTtlSeconds: 300,
-      matrix,
+      openId,
+      membership,
       rooms: { ensureRoom: async () => Promise.reject(new Error('HTTP 401')) },
       log: silentLogger(),
     });

@@ -3,6 +3,7 @@ import { DENIED_PEER_CIDRS } from '../../../matrix/config/coturn.ts';
 import { channelLabels, LABEL_COMPONENT } from '../names.ts';
 import type { BuildContext } from './context.ts';
 import { COMPONENTS, type Component, PORTS } from './ports.ts';
+import { recorderAnswersMembership } from './recorder.ts';
 
 /**
  * Default-deny in both directions, then the exact allow-list of the architecture: nothing in a war room reaches back
@@ -111,10 +112,14 @@ export function buildNetworkPolicies(ctx: BuildContext): KubeObject[] {
 /**
  * MatrixRTC: the SFU takes media from anywhere on its two ports and signalling from the ingress controller and the
  * authoriser; it reaches nothing in the cluster (media goes back to clients, outside). The authoriser is reached
- * from the ingress controller only, and reaches Synapse's openid listener, the client port (its membership check)
- * and the SFU's RoomService, nothing else.
+ * from the ingress controller only, and reaches Synapse's openid listener, the recorder's membership port (when the
+ * war room records) and the SFU's RoomService, nothing else: not Synapse's client API.
  */
 function matrixRtcPolicies(ctx: BuildContext, sfu: { tcpPort: number; udpPort: number }): KubeObject[] {
+  const synapsePorts = [
+    tcp(PORTS.synapseOpenId),
+    ...(recorderAnswersMembership(ctx) ? [tcp(PORTS.recorderMembership)] : []),
+  ];
   const fromIngressController = { namespaceSelector: { matchLabels: ctx.network.ingressNamespaceLabels } };
   return [
     policy(ctx, 'sfu-media-ingress', {
@@ -148,7 +153,7 @@ function matrixRtcPolicies(ctx: BuildContext, sfu: { tcpPort: number; udpPort: n
       egress: [
         {
           to: [{ podSelector: podsIn([COMPONENTS.synapse]) }],
-          ports: [tcp(PORTS.synapseOpenId), tcp(PORTS.synapseClient)],
+          ports: synapsePorts,
         },
         { to: [{ podSelector: podsIn([COMPONENTS.livekit]) }], ports: [tcp(PORTS.livekitHttp)] },
       ],
@@ -159,7 +164,7 @@ function matrixRtcPolicies(ctx: BuildContext, sfu: { tcpPort: number; udpPort: n
       ingress: [
         {
           from: [{ podSelector: podsIn([COMPONENTS.rtcAuthoriser]) }],
-          ports: [tcp(PORTS.synapseOpenId), tcp(PORTS.synapseClient)],
+          ports: synapsePorts,
         },
       ],
     }),

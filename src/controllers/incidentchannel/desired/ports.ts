@@ -20,6 +20,11 @@ export const PORTS = {
    * the operator alone, while Prometheus only ever reaches the read-only one.
    */
   recorderControl: 9102,
+  /**
+   * The recorder's membership port ("is this user joined to this room"): opened to the call authoriser alone, so the
+   * authoriser holds no Matrix credential (src/recorder/membership-server.ts).
+   */
+  recorderMembership: 9103,
   element: 8080,
   turn: 3478,
   postgres: 5432,

@@ -10,6 +10,11 @@ import type { BuildContext } from './context.ts';
 export function buildQuota(ctx: BuildContext): KubeObject[] {
   const relayPorts = ctx.calls.enabled ? ctx.calls.relayPortMax - ctx.calls.relayPortMin + 1 : 0;
   const sfuServices = ctx.calls.enabled && ctx.calls.sfu ? 1 : 0;
+  // coturn's Service, and the SFU's media Service when the war room runs MatrixRTC calls.
+  const loadBalancers = ctx.calls.enabled ? 1 + sfuServices : 0;
+  // TURN needs one node port per relay port plus the listening port (UDP and TCP share one Service); the SFU one for
+  // its TCP port and one for its UDP port.
+  const nodePorts = ctx.calls.enabled ? relayPorts + 2 + 2 * sfuServices : 0;
   const labels = channelLabels(ctx.channel.name);
   return [
     {
@@ -25,11 +30,12 @@ export function buildQuota(ctx: BuildContext): KubeObject[] {
           'limits.memory': '16Gi',
           persistentvolumeclaims: '4',
           'requests.storage': storageQuota(ctx),
-          // coturn's Service, and the SFU's media Service when the war room runs MatrixRTC calls.
-          'services.loadbalancers': String(ctx.calls.enabled ? 1 + sfuServices : 0),
-          // TURN needs one node port per relay port plus the listening port (UDP and TCP share one Service); the
-          // SFU one for its TCP port and one for its UDP port.
-          'services.nodeports': String(ctx.calls.enabled ? relayPorts + 2 + 2 * sfuServices : 0),
+          // Twice what the Services use. The apiserver charges a Service's node ports (and its load balancer) to the
+          // quota before it stores the Service, and a create cut short (the operator killed mid-request) keeps its
+          // charge until the quota controller's next full recount, 5 min by default: with no room for one such
+          // charge, the war room's retry after a crash was refused until then.
+          'services.loadbalancers': String(2 * loadBalancers),
+          'services.nodeports': String(2 * nodePorts),
           'count/secrets': '30',
           'count/configmaps': '30',
           'count/jobs.batch': '5',

@@ -20,8 +20,18 @@ export const RECORDER_DATA_DIR = '/var/lib/warroom-recorder';
 export const RECORDER_CLAIM = 'recorder';
 const CREDENTIALS_DIR = '/run/secrets/warroom-recorder';
 
+/**
+ * The call authoriser asks the recorder who is joined to a room (it holds no Matrix credential of its own): only in a
+ * war room with an SFU that records. The recorder's listener, its Service port, the authoriser's URL and the
+ * NetworkPolicy ports all follow this one answer.
+ */
+export function recorderAnswersMembership(ctx: BuildContext): boolean {
+  return ctx.calls.enabled && ctx.calls.sfu !== undefined && ctx.recording.enabled;
+}
+
 export function buildRecorderSidecar(ctx: BuildContext): { container: Container; volumes: Volume[] } {
   const health = { httpGet: { path: '/healthz', port: PORTS.recorder } };
+  const callsAuthoriser = recorderAnswersMembership(ctx);
   const container: Container = {
     name: 'recorder',
     image: ctx.images.recorder,
@@ -34,6 +44,9 @@ export function buildRecorderSidecar(ctx: BuildContext): { container: Container;
       { name: RECORDER_ENV.dataDir, value: RECORDER_DATA_DIR },
       { name: RECORDER_ENV.listen, value: `0.0.0.0:${PORTS.recorder}` },
       { name: RECORDER_ENV.controlListen, value: `0.0.0.0:${PORTS.recorderControl}` },
+      ...(callsAuthoriser
+        ? [{ name: RECORDER_ENV.membershipListen, value: `0.0.0.0:${PORTS.recorderMembership}` }]
+        : []),
       { name: RECORDER_ENV.controlRoom, value: `#control:${ctx.serverName}` },
       {
         name: RECORDER_ENV.channel,
@@ -49,6 +62,9 @@ export function buildRecorderSidecar(ctx: BuildContext): { container: Container;
     ports: [
       { name: 'recorder', containerPort: PORTS.recorder, protocol: 'TCP' },
       { name: 'recorder-ctl', containerPort: PORTS.recorderControl, protocol: 'TCP' },
+      ...(callsAuthoriser
+        ? [{ name: 'rec-members', containerPort: PORTS.recorderMembership, protocol: 'TCP' as const }]
+        : []),
     ],
     volumeMounts: [
       { name: RECORDER_CLAIM, mountPath: RECORDER_DATA_DIR },

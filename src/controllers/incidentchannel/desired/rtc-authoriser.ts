@@ -1,22 +1,22 @@
-import { SECRET_KEYS } from '../../../crypto/secret-material.ts';
 import type { KubeObject } from '../../../kube/objects.ts';
 import { channelLabels } from '../names.ts';
-import { ADMIN_BOT_HANDLE } from './accounts.ts';
 import type { BuildContext } from './context.ts';
-import { homeserverServiceUrl } from './endpoints.ts';
 import { LIVEKIT_SERVICE } from './livekit.ts';
 import { childMeta } from './object-meta.ts';
 import type { PodTemplate, ResourceRequirements } from './pod-types.ts';
 import { COMPONENTS, PORTS } from './ports.ts';
 import { PROVISIONER_UID } from './provisioner-job.ts';
+import { recorderAnswersMembership } from './recorder.ts';
 import { LIVEKIT_SECRET_KEYS, SECRET_NAMES } from './secret-names.ts';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security.ts';
 
 /**
  * The MatrixRTC authoriser (MSC4195): the operator's own image, `rtc-authoriser` entrypoint (src/rtc/main.ts). It
- * validates OpenID tokens on Synapse's openid-only listener, checks room membership as the provisioning bot (joined to
- * every room the operator creates; a dedicated non-admin witness would be narrower, see the report), creates the
- * call's room on the SFU and answers a short-lived LiveKit token. Credentials only as files of mounted Secrets.
+ * validates OpenID tokens on Synapse's openid-only listener, asks the recorder whether the caller is joined to the room
+ * (the recorder is joined to every room the operator creates), creates the call's room on the SFU and answers a
+ * short-lived LiveKit token. It is reachable from the internet, so it holds no Matrix credential at all: an admin
+ * password there would hand the whole homeserver to whoever breaks it. Its only secret is the LiveKit API key pair,
+ * as files of a mounted Secret.
  */
 
 /** The contract with the entrypoint (RtcAuthoriserEnv in src/rtc/main.ts). */
@@ -26,18 +26,18 @@ export const RTC_AUTHORISER_ENV = {
   sfuUrl: 'WARROOM_RTC_SFU_URL',
   sfuApiUrl: 'WARROOM_RTC_SFU_API_URL',
   openIdUrl: 'WARROOM_RTC_OPENID_URL',
-  homeserverUrl: 'WARROOM_HOMESERVER_URL',
-  witnessUser: 'WARROOM_RTC_WITNESS_USER',
-  witnessPasswordFile: 'WARROOM_RTC_WITNESS_PASSWORD_FILE',
+  membershipUrl: 'WARROOM_RTC_MEMBERSHIP_URL',
   apiKeyFile: 'WARROOM_LIVEKIT_API_KEY_FILE',
   apiSecretFile: 'WARROOM_LIVEKIT_API_SECRET_FILE',
 } as const;
 
 export const RTC_AUTHORISER_SERVICE = 'rtc-authoriser';
 const LIVEKIT_DIR = '/run/secrets/livekit';
-const WITNESS_DIR = '/run/secrets/witness';
 
-/** Measured: ~102 MiB RSS idle (src/main.ts loads only the entrypoint's own modules); 214 MiB was with all of them. */
+/**
+ * Measured: ~102 MiB RSS idle running src/*.ts (main.ts loads only the entrypoint's own modules; 214 MiB was with all
+ * of them). The image runs dist/, without Node's TypeScript stripper (~19 MiB less), so this leaves headroom.
+ */
 export const RTC_AUTHORISER_DEFAULT_RESOURCES: ResourceRequirements = {
   requests: { cpu: '20m', memory: '128Mi' },
   limits: { cpu: '500m', memory: '256Mi' },
@@ -82,20 +82,19 @@ export function buildRtcAuthoriserDeployment(ctx: BuildContext): KubeObject {
               value: `http://${LIVEKIT_SERVICE}.${ctx.namespace}.svc:${PORTS.livekitHttp}`,
             },
             { name: RTC_AUTHORISER_ENV.openIdUrl, value: `http://synapse.${ctx.namespace}.svc:${PORTS.synapseOpenId}` },
-            { name: RTC_AUTHORISER_ENV.homeserverUrl, value: homeserverServiceUrl(ctx) },
-            { name: RTC_AUTHORISER_ENV.witnessUser, value: ADMIN_BOT_HANDLE },
-            {
-              name: RTC_AUTHORISER_ENV.witnessPasswordFile,
-              value: `${WITNESS_DIR}/${SECRET_KEYS.adminBotPassword}`,
-            },
+            ...(recorderAnswersMembership(ctx)
+              ? [
+                  {
+                    name: RTC_AUTHORISER_ENV.membershipUrl,
+                    value: `http://synapse.${ctx.namespace}.svc:${PORTS.recorderMembership}`,
+                  },
+                ]
+              : []),
             { name: RTC_AUTHORISER_ENV.apiKeyFile, value: `${LIVEKIT_DIR}/${LIVEKIT_SECRET_KEYS.apiKey}` },
             { name: RTC_AUTHORISER_ENV.apiSecretFile, value: `${LIVEKIT_DIR}/${LIVEKIT_SECRET_KEYS.apiSecret}` },
           ],
           ports: [{ name: 'http', containerPort: PORTS.rtcAuthoriser, protocol: 'TCP' }],
-          volumeMounts: [
-            { name: 'livekit', mountPath: LIVEKIT_DIR, readOnly: true },
-            { name: 'witness', mountPath: WITNESS_DIR, readOnly: true },
-          ],
+          volumeMounts: [{ name: 'livekit', mountPath: LIVEKIT_DIR, readOnly: true }],
           resources: RTC_AUTHORISER_DEFAULT_RESOURCES,
           securityContext: restrictedContainerSecurityContext(),
           readinessProbe: { ...health, periodSeconds: 10 },
@@ -111,14 +110,6 @@ export function buildRtcAuthoriserDeployment(ctx: BuildContext): KubeObject {
               { key: LIVEKIT_SECRET_KEYS.apiKey, path: LIVEKIT_SECRET_KEYS.apiKey },
               { key: LIVEKIT_SECRET_KEYS.apiSecret, path: LIVEKIT_SECRET_KEYS.apiSecret },
             ],
-            defaultMode: 0o440,
-          },
-        },
-        {
-          name: 'witness',
-          secret: {
-            secretName: SECRET_NAMES.bots,
-            items: [{ key: SECRET_KEYS.adminBotPassword, path: SECRET_KEYS.adminBotPassword }],
             defaultMode: 0o440,
           },
         },

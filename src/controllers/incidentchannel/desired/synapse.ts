@@ -15,7 +15,7 @@ import { ANNOTATION_CONFIG_HASH, childMeta, configHash } from './object-meta.ts'
 import type { Container, PodTemplate, Probe, Volume, VolumeMount } from './pod-types.ts';
 import { COMPONENTS, PORTS } from './ports.ts';
 import { POSTGRES_CONNECTION } from './postgres.ts';
-import { buildRecorderSidecar, RECORDER_CLAIM } from './recorder.ts';
+import { buildRecorderSidecar, RECORDER_CLAIM, recorderAnswersMembership } from './recorder.ts';
 import { POSTGRES_SECRET_KEYS, SECRET_NAMES } from './secret-names.ts';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security.ts';
 import { dataClaimTemplate } from './storage.ts';
@@ -77,9 +77,17 @@ export function buildSynapseService(ctx: BuildContext): KubeObject {
     { name: 'client', port: PORTS.synapseClient, targetPort: PORTS.synapseClient, protocol: 'TCP' },
     { name: 'metrics', port: PORTS.synapseMetrics, targetPort: PORTS.synapseMetrics, protocol: 'TCP' },
   ];
-  // The MatrixRTC authoriser validates OpenID tokens here, and nowhere else.
+  // The MatrixRTC authoriser validates OpenID tokens here, and asks the recorder about room membership.
   if (ctx.calls.enabled && ctx.calls.sfu) {
     ports.push({ name: 'openid', port: PORTS.synapseOpenId, targetPort: PORTS.synapseOpenId, protocol: 'TCP' });
+    if (recorderAnswersMembership(ctx)) {
+      ports.push({
+        name: 'rec-members',
+        port: PORTS.recorderMembership,
+        targetPort: PORTS.recorderMembership,
+        protocol: 'TCP',
+      });
+    }
   }
   // The recorder sidecar: read-only metrics/status, and its control port (seal, export, notices) for the operator.
   if (ctx.recording.enabled) {

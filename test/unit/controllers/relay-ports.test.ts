@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  type Channel,
+  type ChannelState,
+  channelState,
+  toChannel,
+} from '../../../src/controllers/incidentchannel/channel.ts';
+import { defaultRelayPorts } from '../../../src/controllers/incidentchannel/context-from-spec.ts';
+import { type PortBlock, RelayPortAllocator } from '../../../src/controllers/incidentchannel/relay-ports.ts';
+
+/** Two uids whose blocks start at the same place: what two channels coming up at once collide on. */
+function collidingUids(): [string, string] {
+  const seen = new Map<number, string>();
+  for (let i = 0; ; i++) {
+    const uid = `uid-${i}`;
+    const min = defaultRelayPorts(uid).min;
+    const other = seen.get(min);
+    if (other) return [other, uid];
+    seen.set(min, uid);
+  }
+}
+
+const channel = (uid: string): Channel =>
+  toChannel({
+    apiVersion: 'warroom.dev/v1alpha1',
+    kind: 'IncidentChannel',
+    metadata: { name: uid, uid },
+    spec: { caseId: uid, ttl: '1h', participants: [{ handle: 'falcon', role: 'lead' }], calls: { enabled: true } },
+  });
+
+function state(uid: string): ChannelState {
+  const s = channelState(channel(uid));
+  assert.ok(s, 'a valid spec');
+  return s;
+}
+
+test('two channels reconciled before either coturn Service is in the cache get different blocks', () => {
+  const [a, b] = collidingUids();
+  assert.deepEqual(defaultRelayPorts(a), defaultRelayPorts(b), 'the premise: the same first choice');
+  const services: { namespace: string; block: PortBlock }[] = [];
+  const view = { coturnBlocks: () => services, channels: () => [channel(a), channel(b)] };
+  const allocator = new RelayPortAllocator();
+  const blockA = allocator.blockFor(state(a), 'wr-a', view, 0);
+  const blockB = allocator.blockFor(state(b), 'wr-b', view, 0);
+  assert.ok(blockA && blockB);
+  assert.notDeepEqual(blockA, blockB);
+  assert.deepEqual(allocator.blockFor(state(a), 'wr-a', view, 0), blockA, 'a channel keeps the block it was given');
+
+  // Once its Service is in the cache, the Service is the truth.
+  services.push({ namespace: 'wr-a', block: blockA });
+  assert.deepEqual(allocator.blockFor(state(a), 'wr-a', view, 0), blockA);
+});
+
+test('a block the apiserver refused, or whose channel is gone, is handed out again', () => {
+  const [a, b] = collidingUids();
+  const channels = [channel(a), channel(b)];
+  const view = { coturnBlocks: () => [], channels: () => channels };
+  const allocator = new RelayPortAllocator();
+  const first = allocator.blockFor(state(a), 'wr-a', view, 0);
+  assert.ok(first);
+  // Someone outside this operator holds it: refused, and a is moved on.
+  assert.equal(allocator.noteRefusal(first, 'provided port is already allocated', 0), true);
+  const second = allocator.blockFor(state(a), 'wr-a', view, 0);
+  assert.notDeepEqual(second, first);
+
+  // a is deleted before its Service was made: its block is free for b again.
+  channels.splice(0, 1);
+  const fresh = new RelayPortAllocator();
+  assert.deepEqual(fresh.blockFor(state(a), 'wr-a', { ...view, channels: () => [channel(a), channel(b)] }, 0), first);
+  assert.deepEqual(fresh.blockFor(state(b), 'wr-b', view, 0), first, 'a is gone: b takes its first choice');
+});
