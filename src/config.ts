@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseDuration } from './api/v1alpha1/duration.ts';
+import { LIMITS } from './api/v1alpha1/incidentchannel.ts';
+import { DEFAULT_RELAY_PORT_COUNT } from './controllers/incidentchannel/context-from-spec.ts';
 
 const duration = (name: string) =>
   z.string().transform((s, ctx) => {
@@ -46,6 +48,26 @@ const bool = z
   .default('false')
   .transform((v) => v === 'true');
 
+/**
+ * A part of the NodePort range (`32000-32767`) holding at least one relay block. Kubernetes allocates NodePorts of
+ * Services that name none from the upper part of its range first, so a band near the lower end collides least.
+ */
+const portRange = z.string().transform((s, ctx) => {
+  const m = /^(\d{5})-(\d{5})$/.exec(s.trim());
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (!m || min < LIMITS.nodePortMin || max > LIMITS.nodePortMax || max - min + 1 < DEFAULT_RELAY_PORT_COUNT) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        `"${s}" is not a range like 30000-31999 inside the NodePort range ${LIMITS.nodePortMin}-${LIMITS.nodePortMax} ` +
+        `holding at least ${DEFAULT_RELAY_PORT_COUNT} ports`,
+    });
+    return z.NEVER;
+  }
+  return { min, max };
+});
+
 /** Every operator setting, from flags (`--max-ttl=72h`) or env (`WARROOM_MAX_TTL=72h`); flags win. */
 const Config = z.object({
   kubeconfig: z.string().optional(),
@@ -79,6 +101,11 @@ const Config = z.object({
   httpAddress: z.string().default('0.0.0.0'),
   httpPort: z.coerce.number().int().min(0).max(65535).default(8080),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  /**
+   * Where the TURN relay blocks of channels without `spec.calls.turn.relayPorts` are allocated: the ports a kind
+   * cluster maps, or a band the platform keeps for war rooms. Ports that specs pin belong outside it.
+   */
+  relayPorts: portRange.optional(),
   podCidrs: list.default(['10.244.0.0/16']),
   serviceCidrs: list.default(['10.96.0.0/12']),
   nodeCidrs: list.default([]),

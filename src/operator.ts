@@ -143,6 +143,7 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
     settings: {
       namespacePrefix: config.namespacePrefix,
       secretsMode: config.secrets,
+      ...(config.relayPorts ? { relayPortRange: config.relayPorts } : {}),
       images: Object.fromEntries(
         Object.entries({
           synapse: config.synapseImage,

@@ -40,6 +40,11 @@ export const WarroomSettings = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     resyncPeriod: duration.default('10m'),
     channelSelector: z.string().max(1024).default(''),
+    /** Where relay blocks of channels that pin none are allocated (`30000-31999`); empty: the whole NodePort range. */
+    relayPorts: z
+      .string()
+      .regex(/^(\d{5}-\d{5})?$/)
+      .default(''),
     podCidrs: z.array(cidr).min(1).default(['10.244.0.0/16']),
     serviceCidrs: z.array(cidr).min(1).default(['10.96.0.0/12']),
     nodeCidrs: z.array(cidr).default([]),

@@ -55,6 +55,7 @@ export function operatorEnv(s: WarroomSettings): EnvVar[] {
     ['WARROOM_LOG_LEVEL', s.logLevel],
     ['WARROOM_RESYNC_PERIOD', s.resyncPeriod],
     ['WARROOM_CHANNEL_SELECTOR', s.channelSelector || undefined],
+    ['WARROOM_RELAY_PORTS', s.relayPorts || undefined],
     ['WARROOM_POD_CIDRS', s.podCidrs.join(',')],
     ['WARROOM_SERVICE_CIDRS', s.serviceCidrs.join(',')],
     ['WARROOM_NODE_CIDRS', s.nodeCidrs.length > 0 ? s.nodeCidrs.join(',') : undefined],

@@ -39,7 +39,14 @@ async function kubectl(
 
 before(async () => {
   await cluster.ready();
-  const doc = parse(readFileSync(new URL('../../examples/full.yaml', import.meta.url), 'utf8')) as KubeObject;
+  const doc = parse(readFileSync(new URL('../../examples/full.yaml', import.meta.url), 'utf8')) as KubeObject & {
+    spec: { calls: { turn: Record<string, unknown>; sfu: Record<string, unknown> } };
+  };
+  // A dry-run create checks NodePort allocation too, and reconcile-core.test.ts may hold full.yaml's pinned ports in
+  // the same cluster at this moment: the plan here asks for ports nothing else in the test cluster pins.
+  const calls = doc.spec.calls;
+  calls.turn.relayPorts = { min: 32100, max: 32119 };
+  calls.sfu = { ...calls.sfu, tcpPort: 32120, udpPort: 32121 };
   // A fresh uid: a fresh namespace, so a re-run never meets the leftovers of a previous one.
   const channel = toChannel({ ...doc, metadata: { ...doc.metadata, uid: randomUUID() } });
   const state = channelState(channel);

@@ -61,6 +61,9 @@ export async function startTestOperator(
       '--workers=4',
       // No sealed-secrets controller runs in the shared test cluster; tests of sealing pass --secrets=sealed.
       '--secrets=plain',
+      // Every test file's operator allocates relay blocks in one shared cluster, where examples/full.yaml pins
+      // 32000-32021 (its TURN and SFU ports): allocated blocks stay below, as the README advises for pinned ports.
+      '--relay-ports=30000-31999',
       ...(opts.args ?? []),
     ],
     {},

@@ -431,7 +431,14 @@ describe('chart Deployment environment', () => {
   test('sets the same variables as the Pulumi program (every branch of both)', () => {
     const images = { synapse: 's', element: 'e', coturn: 'c', postgres: 'p', livekit: 'l' };
     const variants = [
-      { image: 'x', channelSelector: 'tier=canary', nodeCidrs: ['172.18.0.0/16'], images, tokenReviewAudiences: ['a'] },
+      {
+        image: 'x',
+        channelSelector: 'tier=canary',
+        relayPorts: '32000-32019',
+        nodeCidrs: ['172.18.0.0/16'],
+        images,
+        tokenReviewAudiences: ['a'],
+      },
       { image: 'x', sealingCertConfigMap: 'sealing-cert', signingKeySecret: 'key', evidencePersistence: false },
       {
         image: 'x',
@@ -455,6 +462,7 @@ describe('chart Deployment environment', () => {
         .replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
     const samples: Record<string, string> = {
       WARROOM_CHANNEL_SELECTOR: 'tier=canary',
+      WARROOM_RELAY_PORTS: '30000-31999',
       WARROOM_NODE_CIDRS: '10.0.0.0/8',
       WARROOM_SEALING_CERT: '/etc/warroom/sealing-cert/cert.pem',
       WARROOM_OPERATOR_IMAGE: 'warroom:1',

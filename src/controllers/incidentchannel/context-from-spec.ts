@@ -35,9 +35,16 @@ export const SERVER_NAME_SUFFIX = 'warroom.invalid';
  */
 export const DEFAULT_RELAY_PORT_COUNT = 10;
 
-const RELAY_BLOCKS = Math.floor((LIMITS.nodePortMax - LIMITS.nodePortMin + 1) / DEFAULT_RELAY_PORT_COUNT);
-const blockRange = (block: number) => {
-  const min = LIMITS.nodePortMin + block * DEFAULT_RELAY_PORT_COUNT;
+/** The whole NodePort range: where relay blocks are allocated unless the operator is given `--relay-ports`. */
+export const NODE_PORT_RANGE: Readonly<{ min: number; max: number }> = {
+  min: LIMITS.nodePortMin,
+  max: LIMITS.nodePortMax,
+};
+
+const blockCount = (range: { min: number; max: number }) =>
+  Math.floor((range.max - range.min + 1) / DEFAULT_RELAY_PORT_COUNT);
+const blockRange = (range: { min: number; max: number }, block: number) => {
+  const min = range.min + block * DEFAULT_RELAY_PORT_COUNT;
   return { min, max: min + DEFAULT_RELAY_PORT_COUNT - 1 };
 };
 
@@ -52,21 +59,25 @@ export class RelayPortsExhaustedError extends Error {}
 export function allocateRelayPorts(
   channelUid: string,
   taken: readonly { min: number; max: number }[] = [],
+  /** The part of the NodePort range blocks are allocated from (`--relay-ports`). */
+  range: { min: number; max: number } = NODE_PORT_RANGE,
 ): { min: number; max: number } {
-  const start = createHash('sha256').update(channelUid).digest().readUInt32BE(0) % RELAY_BLOCKS;
-  for (let i = 0; i < RELAY_BLOCKS; i++) {
-    const candidate = blockRange((start + i) % RELAY_BLOCKS);
+  const blocks = blockCount(range);
+  const start = createHash('sha256').update(channelUid).digest().readUInt32BE(0) % Math.max(blocks, 1);
+  for (let i = 0; i < blocks; i++) {
+    const candidate = blockRange(range, (start + i) % blocks);
     if (!taken.some((t) => t.min <= candidate.max && candidate.min <= t.max)) return candidate;
   }
   throw new RelayPortsExhaustedError(
-    `every relay port block of the NodePort range is in use (${RELAY_BLOCKS} blocks of ${DEFAULT_RELAY_PORT_COUNT}, ` +
-      'one per live channel with calls on): close a war room, set spec.calls.turn.relayPorts, or use ' +
-      'spec.calls.turn.serviceType LoadBalancer',
+    `every relay port block of ${range.min}-${range.max} is in use (${blocks} blocks of ${DEFAULT_RELAY_PORT_COUNT}, ` +
+      'one per live channel with calls on): close a war room, set spec.calls.turn.relayPorts, widen the ' +
+      "operator's --relay-ports, or use spec.calls.turn.serviceType LoadBalancer",
   );
 }
 
 /** The block a channel starts probing from; without contention this is its range. */
-export const defaultRelayPorts = (channelUid: string) => allocateRelayPorts(channelUid);
+export const defaultRelayPorts = (channelUid: string, range?: { min: number; max: number }) =>
+  allocateRelayPorts(channelUid, [], range);
 
 /** Operator-wide settings that shape every war room (from flags/env, see src/config.ts). */
 export interface OperatorSettings {
@@ -76,6 +87,11 @@ export interface OperatorSettings {
   images?: Partial<Omit<ChannelImages, 'recorder'>>;
   /** Defaults to `sealed`: the operator then never holds plaintext after sealing. */
   secretsMode?: SecretsMode;
+  /**
+   * Where relay blocks are allocated for channels whose spec names none (default: the whole NodePort range). Ports a
+   * spec pins are best kept outside it: the operator cannot hold ports for a channel that does not exist yet.
+   */
+  relayPortRange?: { min: number; max: number };
 }
 
 /** Resolves one channel's spec against the operator settings into what the pure builders read. */
@@ -88,7 +104,7 @@ export function buildContext(
   const spec = channel.spec;
   const namespace = namespaceName(spec.caseId, channel.uid, settings.namespacePrefix);
   const turn = spec.calls?.turn;
-  const relay = turn?.relayPorts ?? allocatedRelayPorts ?? defaultRelayPorts(channel.uid);
+  const relay = turn?.relayPorts ?? allocatedRelayPorts ?? defaultRelayPorts(channel.uid, settings.relayPortRange);
   const ingress = resolveIngress(spec.ingress);
   const operatorImages = { ...DEFAULT_IMAGES, ...definedValues(settings.images) };
   const tlsScheme = ingress?.tls ? 'https' : 'http';

@@ -79,7 +79,7 @@ export class IncidentChannelReconciler {
   readonly #ours = new Map<string, Applied>();
   /** Channel names by their label value (long names are hashed into labels), to route child events back. */
   readonly #nameOfLabel = new Map<string, string>();
-  readonly #relay = new RelayPortAllocator();
+  readonly #relay: RelayPortAllocator;
   readonly #failingSince = new Map<string, number>();
   readonly #stalls = new Map<string, { generation: number | undefined; attempts: number }>();
   /** Channels stalled for want of a free relay block: woken when one may have been freed (mayFreeRelayBlock). */
@@ -99,6 +99,7 @@ export class IncidentChannelReconciler {
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
+    this.#relay = new RelayPortAllocator(deps.settings.relayPortRange);
   }
 
   async reconcile(name: string, rc: ReconcileContext): Promise<ReconcileResult> {

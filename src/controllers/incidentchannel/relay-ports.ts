@@ -35,6 +35,13 @@ export class RelayPortAllocator {
    */
   readonly #handedOut = new Map<string, PortBlock>();
 
+  /** Where blocks are allocated (`--relay-ports`); ports that specs pin are best kept outside it. */
+  readonly #range: PortBlock | undefined;
+
+  constructor(range?: PortBlock) {
+    this.#range = range;
+  }
+
   blockFor(
     channel: ChannelState,
     namespace: string,
@@ -71,7 +78,7 @@ export class RelayPortAllocator {
       if (until <= nowMs) this.#refused.delete(min);
       else taken.push({ min, max: min });
     }
-    const block = allocateRelayPorts(channel.uid, taken);
+    const block = allocateRelayPorts(channel.uid, taken, this.#range);
     this.#handedOut.set(channel.uid, block);
     return block;
   }

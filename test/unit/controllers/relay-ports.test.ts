@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadConfig } from '../../../src/config.ts';
 import {
   type Channel,
   type ChannelState,
@@ -69,4 +70,33 @@ test('a block the apiserver refused, or whose channel is gone, is handed out aga
   const fresh = new RelayPortAllocator();
   assert.deepEqual(fresh.blockFor(state(a), 'wr-a', { ...view, channels: () => [channel(a), channel(b)] }, 0), first);
   assert.deepEqual(fresh.blockFor(state(b), 'wr-b', view, 0), first, 'a is gone: b takes its first choice');
+});
+
+test('with --relay-ports, every block is allocated inside that band, and the band running out says so', () => {
+  const band = { min: 30000, max: 30049 };
+  const allocator = new RelayPortAllocator(band);
+  const channels: Channel[] = [];
+  const view = { coturnBlocks: () => [], channels: () => channels };
+  const given: PortBlock[] = [];
+  for (let i = 0; i < 5; i++) {
+    channels.push(channel(`band-${i}`));
+    const block = allocator.blockFor(state(`band-${i}`), `wr-band-${i}`, view, 0);
+    assert.ok(block && block.min >= band.min && block.max <= band.max, JSON.stringify(block));
+    given.push(block);
+  }
+  assert.equal(new Set(given.map((b) => b.min)).size, 5, 'five different blocks fill the 50 ports');
+  channels.push(channel('band-5'));
+  assert.throws(
+    () => allocator.blockFor(state('band-5'), 'wr-band-5', view, 0),
+    /30000-30049 is in use.*--relay-ports/,
+  );
+});
+
+test('--relay-ports takes a band of the NodePort range holding a block, and names the flag otherwise', () => {
+  assert.deepEqual(loadConfig(['--relay-ports=32000-32019'], {}).relayPorts, { min: 32000, max: 32019 });
+  assert.deepEqual(loadConfig([], { WARROOM_RELAY_PORTS: '30000-31999' }).relayPorts, { min: 30000, max: 31999 });
+  assert.equal(loadConfig([], {}).relayPorts, undefined, 'default: the whole NodePort range');
+  for (const bad of ['32000', '29990-30100', '32760-32800', '32000-32005', 'a-b']) {
+    assert.throws(() => loadConfig([`--relay-ports=${bad}`], {}), /--relay-ports: .*NodePort range 30000-32767/, bad);
+  }
 });
