@@ -16,7 +16,7 @@ import { loadOrCreateSigningKey } from '../../src/evidence/signing.ts';
 import { useCluster } from '../cluster/index.ts';
 import { eventually, kubectl } from '../support/kubectl.ts';
 import { freeTcpPort } from '../support/matrix-ports.ts';
-import { installCrd, testShard } from '../support/operator.ts';
+import { installCrd, SHARED_CLUSTER_RELAY_PORTS, testShard } from '../support/operator.ts';
 import { makeTsaChain, startTimestampServer, type TimestampServer } from '../support/timestamp-authority.ts';
 import { startTranscriptRecorder, type TranscriptRecorder } from '../support/transcript-recorder.ts';
 import { type S3Peer, startVersitygw } from '../support/versitygw.ts';
@@ -81,6 +81,7 @@ function operatorProcess(identity: string): ChildProcess {
       '--http-port=0',
       '--secrets=plain',
       '--evidence-policy=require',
+      SHARED_CLUSTER_RELAY_PORTS,
       `--recorder-status-url=${recorderUrl}`,
       `--recorder-control-url=${recorderUrl}`,
       `--signing-key=${join(dir, 'signing-key.pem')}`,

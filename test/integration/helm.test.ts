@@ -31,7 +31,7 @@ import { LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY } from '../../src/control
 import { loadOrCreateSigningKey } from '../../src/evidence/signing.ts';
 import { useCluster } from '../cluster/index.ts';
 import { eventually, kubectl } from '../support/kubectl.ts';
-import { kwokEvidenceFlags } from '../support/operator.ts';
+import { kwokEvidenceFlags, SHARED_CLUSTER_RELAY_PORTS } from '../support/operator.ts';
 import { rsaKeyPair, selfSignedCertPem } from '../support/sealed-secrets-certs.ts';
 
 const run = promisify(execFile);
@@ -636,6 +636,7 @@ describe('helm chart', () => {
             `--channel-selector=warroom.dev/test=${inst.channel}`,
             // The chart's in-cluster operator keeps policy require; on kwok no recorder runs (see the helper).
             ...kwokEvidenceFlags(join(workDir, `evidence-${mode}`)),
+            SHARED_CLUSTER_RELAY_PORTS,
             ...secretArgs,
           ],
           { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } },

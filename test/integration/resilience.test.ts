@@ -12,7 +12,14 @@ import { type LocalCluster, startCluster } from '../../hack/cluster/local-cluste
 import type { Operator } from '../../src/operator.ts';
 import { describeCluster, type TestCluster } from '../cluster/index.ts';
 import { eventually, kubectl } from '../support/kubectl.ts';
-import { installCrd, kwokEvidenceFlags, offsetClock, startTestOperator, testShard } from '../support/operator.ts';
+import {
+  installCrd,
+  kwokEvidenceFlags,
+  offsetClock,
+  SHARED_CLUSTER_RELAY_PORTS,
+  startTestOperator,
+  testShard,
+} from '../support/operator.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 let local: LocalCluster;
@@ -58,6 +65,7 @@ function operatorProcess(selector: string): ChildProcess {
       '--http-port=0',
       '--secrets=plain',
       ...kwokEvidenceFlags(evidenceDir),
+      SHARED_CLUSTER_RELAY_PORTS,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );

@@ -32,6 +32,13 @@ export function offsetClock(offsetMs: number): Clock {
 }
 
 /**
+ * Every test file's operator allocates relay blocks in the one shared cluster, where examples/full.yaml pins
+ * 32000-32021 (its TURN and SFU ports): allocated blocks stay below, as the README advises for pinned ports. CI once
+ * found full.yaml's 32010 held by another file's channel.
+ */
+export const SHARED_CLUSTER_RELAY_PORTS = '--relay-ports=30000-31999';
+
+/**
  * Evidence settings for an operator run against kwok, which runs no pods, so no recorder ever answers: teardown says
  * so (EvidenceArchived=False) and goes on, instead of keeping the namespace as real war rooms do. Port 9 on loopback
  * refuses at once. Tests of the real evidence path pass their own recorder URLs and policy after these.
@@ -61,9 +68,7 @@ export async function startTestOperator(
       '--workers=4',
       // No sealed-secrets controller runs in the shared test cluster; tests of sealing pass --secrets=sealed.
       '--secrets=plain',
-      // Every test file's operator allocates relay blocks in one shared cluster, where examples/full.yaml pins
-      // 32000-32021 (its TURN and SFU ports): allocated blocks stay below, as the README advises for pinned ports.
-      '--relay-ports=30000-31999',
+      SHARED_CLUSTER_RELAY_PORTS,
       ...(opts.args ?? []),
     ],
     {},
