@@ -84,7 +84,7 @@ export class IncidentChannelReconciler {
   readonly #stalls = new Map<string, { generation: number | undefined; attempts: number }>();
   /** Channels stalled for want of a free relay block: woken when one may have been freed (mayFreeRelayBlock). */
   readonly #awaitingRelayPorts = new Set<string>();
-  /** Namespaces whose delete this process sent (see TeardownDeps.deleteSent). */
+  /** Channels whose namespace delete this process sent (see TeardownDeps.deleteSent). */
   readonly #namespaceDeletesSent = new Map<string, string>();
   /**
    * The last build of the desired state of each channel still coming up. Building it (the Synapse configuration
@@ -449,6 +449,7 @@ export class IncidentChannelReconciler {
 
   #forget(name: string): void {
     this.#awaitingRelayPorts.delete(name);
+    this.#namespaceDeletesSent.delete(name);
     this.#builds.delete(name);
     this.#applied.delete(name);
     this.#failingSince.delete(name);

@@ -16,9 +16,10 @@ export interface TeardownDeps {
   writeStatus(channel: Channel, status: ChannelStatus, signal: AbortSignal): Promise<void>;
   metrics: { teardown(reason: TeardownReason): void; ttlLateness(seconds: number): void };
   /**
-   * Namespaces (name → uid) this process has asked to delete. The status write before the delete wakes the channel
-   * again, often before the namespace's own watch shows its deletionTimestamp: without this, that pass deleted it a
-   * second time and counted the teardown (and its TTL lateness) twice.
+   * The namespace uid this process asked to delete, by channel name. The status write before the delete wakes the
+   * channel again, often before the namespace's own watch shows its deletionTimestamp: without this, that pass deleted
+   * it a second time and counted the teardown (and its TTL lateness) twice. Keyed by channel, so the entry goes with
+   * its channel even when a human removes the finalizer before the namespace is gone.
    */
   deleteSent: Map<string, string>;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
@@ -61,8 +62,7 @@ export async function tearDown(
   const ns = namespace ? d.cluster.namespace(namespace) : undefined;
   const ours = ns !== undefined && ns.metadata.annotations?.[ANNOTATION_CHANNEL_UID] === channel.metadata.uid;
 
-  const sent =
-    namespace !== undefined && ns?.metadata.uid !== undefined && d.deleteSent.get(namespace) === ns.metadata.uid;
+  const sent = ns?.metadata.uid !== undefined && d.deleteSent.get(channel.metadata.name) === ns.metadata.uid;
   if (ours && namespace && !ns.metadata.deletionTimestamp && !sent) {
     const state = channel.status;
     if (!state?.archive && state?.phase !== 'Archiving') {
@@ -91,7 +91,7 @@ export async function tearDown(
     }
     await write({ phase: 'Archiving', evidence });
     await d.cluster.delete({ apiVersion: 'v1', kind: 'Namespace', name: namespace }, { uid: ns.metadata.uid }, signal);
-    if (ns.metadata.uid) d.deleteSent.set(namespace, ns.metadata.uid);
+    if (ns.metadata.uid) d.deleteSent.set(channel.metadata.name, ns.metadata.uid);
     if (expiresAt && reason === 'TTLExpired') {
       d.metrics.ttlLateness(Math.max(0, (d.now().getTime() - expiresAt.getTime()) / 1000));
     }
@@ -106,7 +106,7 @@ export async function tearDown(
     return TEARDOWN_POLL_MS;
   }
   if (ours) return TEARDOWN_POLL_MS; // terminating: the namespace controller is still removing its contents
-  if (namespace) d.deleteSent.delete(namespace);
+  d.deleteSent.delete(channel.metadata.name);
 
   if (writes) {
     await write({ phase: reason === 'CaseClosed' ? 'Closed' : 'Expired' });
