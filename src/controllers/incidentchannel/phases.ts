@@ -101,23 +101,11 @@ export const secretsPhase: PhaseFn = async (s, d) => {
 };
 
 /**
- * What the workloads use and that runs nothing (ServiceAccounts, ConfigMaps, the quota, RBAC, Ingress): it needs
- * only the namespace, so it goes in with the policies and the secrets.
+ * What the workloads use and that runs nothing (ServiceAccounts, ConfigMaps, Services, the quota, RBAC, Ingress): it
+ * needs only the namespace, so it goes in with the policies and the secrets.
  */
 export const supportingPhase: PhaseFn = async (s) => {
-  await s.apply(
-    s.desired.filter((o) => !LATE_KINDS.includes(o.kind) && !POD_KINDS.includes(o.kind) && o.kind !== 'Service'),
-  );
-  return { conditions: [] };
-};
-
-/**
- * The Services: nothing waits for them (a pod starts without its Service; the endpoints follow), and coturn's, which
- * allocates a dozen NodePorts, is the slowest apply of a war room. They go in beside everything after the namespace
- * instead of holding up the workloads.
- */
-export const servicesPhase: PhaseFn = async (s) => {
-  await s.apply(ofKind(s.desired, ['Service']));
+  await s.apply(s.desired.filter((o) => !LATE_KINDS.includes(o.kind) && !POD_KINDS.includes(o.kind)));
   return { conditions: [] };
 };
 
@@ -225,34 +213,15 @@ export function together(...phases: PhaseFn[]): PhaseFn {
   };
 }
 
-/** Phases one after the other, as the reconciler runs them: the first that says stop ends the run. */
-export function inOrder(...phases: PhaseFn[]): PhaseFn {
-  return async (s, d) => {
-    const conditions: PhaseResult['conditions'] = [];
-    let requeueAfterMs: number | undefined;
-    for (const phase of phases) {
-      const r = await phase(s, d);
-      conditions.push(...r.conditions);
-      if (r.requeueAfterMs !== undefined)
-        requeueAfterMs = Math.min(requeueAfterMs ?? r.requeueAfterMs, r.requeueAfterMs);
-      if (r.stop) return { conditions, stop: true, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
-    }
-    return { conditions, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
-  };
-}
-
 /**
  * The lifecycle of a live channel, top to bottom. Policies, secrets and what supports the workloads need only the
  * namespace, and the pods (the workloads' and the Job's) need all three: a new war room costs three apiserver round
- * trips after its finalizer (namespace; policies, secrets and the rest; the pods' owners), instead of five. The
- * Services need only the namespace and hold nothing up, so they go in beside the last two.
+ * trips after its finalizer (namespace; policies, secrets and the rest; the pods' owners), instead of five.
  */
 export const LIVE_PHASES: readonly PhaseFn[] = [
   namespacePhase,
-  together(
-    inOrder(together(policiesPhase, secretsPhase, supportingPhase), together(workloadsPhase, provisioningPhase)),
-    servicesPhase,
-  ),
+  together(policiesPhase, secretsPhase, supportingPhase),
+  together(workloadsPhase, provisioningPhase),
   recordingPhase,
   expiryPhase,
 ];
