@@ -318,6 +318,9 @@ async function installChart(k: OfflineKind): Promise<void> {
     `images.livekit=${k.images.livekit.ref}`,
     '--set',
     'secrets.mode=sealed',
+    // examples/kind.yaml pins 32000-32019, the ports kind-config.yaml maps: other war rooms' blocks go below them.
+    '--set',
+    'operator.relayPorts=30000-31999',
     '--set-json',
     'operator.network.podCidrs=["10.244.0.0/16"]',
     '--set-json',

@@ -83,6 +83,8 @@ helm_args=(
   --set image.pullPolicy=Never
   # One node: a second replica would only spread onto the same node.
   --set replicaCount=1
+  # examples/kind.yaml pins 32000-32019, the ports kind-config.yaml maps: other war rooms' relay blocks go below them.
+  --set operator.relayPorts=30000-31999
   --set-json 'operator.network.podCidrs=["10.244.0.0/16"]'
   --set-json 'operator.network.serviceCidrs=["10.96.0.0/16"]'
   --wait --timeout 5m

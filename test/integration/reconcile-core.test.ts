@@ -191,3 +191,26 @@ test('a second live channel with the same caseId is Stalled DuplicateCaseId and 
   await close(first.metadata.name);
   await close(second.metadata.name);
 });
+
+test('relay ports pinned where another war room holds them: Stalled RelayPortsTaken naming it, Ready once it closes', async () => {
+  // 32200+: outside the band the test operators allocate from and outside full.yaml's pinned ports.
+  const pin = (min: number) => ({ enabled: true, turn: { relayPorts: { min, max: min + 19 } } });
+  const holder = example('minimal.yaml');
+  holder.spec = { ...holder.spec, caseId: `hold-${suffix()}`, calls: pin(32200) };
+  const late = example('minimal.yaml');
+  late.spec = { ...late.spec, caseId: `late-${suffix()}`, calls: pin(32210) };
+  await k().apply(holder);
+  await kubectlWait(holder.metadata.name, 'Ready');
+  await k().apply(late);
+  await kubectlWait(late.metadata.name, 'Stalled', '60s');
+  const stalled = await get(late.metadata.name);
+  assert.equal(cond(stalled, 'Stalled')?.reason, 'RelayPortsTaken');
+  assert.match(
+    cond(stalled, 'Stalled')?.message ?? '',
+    new RegExp(`32210-32229 overlaps ports 32200-32219 held by .*IncidentChannel ${holder.metadata.name}`),
+  );
+  // The holder's war room goes, its coturn Service with it: the late channel is woken and comes up on its own.
+  await close(holder.metadata.name);
+  await kubectlWait(late.metadata.name, 'Ready', '180s');
+  await close(late.metadata.name);
+});

@@ -195,6 +195,9 @@ export async function startWarRoomEnv(opts: WarRoomEnvOptions = {}): Promise<War
       `images.livekit=${images.livekit.ref}`,
       '--set',
       'secrets.mode=sealed',
+      // examples/full.yaml pins 32000-32021: minimal.yaml's allocated block must never be among them.
+      '--set',
+      'operator.relayPorts=30000-31999',
       '--set-json',
       `operator.network.podCidrs=${JSON.stringify([node.podSubnet])}`,
       '--set-json',

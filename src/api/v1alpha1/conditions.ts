@@ -61,6 +61,7 @@ export const CONDITION_REASONS = {
     'ProvisioningFailed',
     'EvidenceNotVerified',
     'RelayPortsExhausted',
+    'RelayPortsTaken',
   ],
   NamespaceReady: ['Active', 'NotCreated', 'Terminating', 'TearingDown', 'Deleted'],
   SecretsSealed: ['Sealed', 'CreatedPlain', 'SealedSecretsUnavailable'],

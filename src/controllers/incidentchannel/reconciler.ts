@@ -19,7 +19,7 @@ import { addFinalizer, hasFinalizer, removeFinalizer, withFinalizer } from './fi
 import { LABEL_COMPONENT, labelValue } from './names.ts';
 import { LIVE_PHASES, type PhaseDeps, type Scope } from './phases.ts';
 import type { RecorderClient } from './recorder-client.ts';
-import { RelayPortAllocator } from './relay-ports.ts';
+import { RelayPortAllocator, RelayPortsTakenError } from './relay-ports.ts';
 import type { SecretsEnsurer } from './secrets-phase.ts';
 import { type ChannelStatus, checkStatus, type LiveOutcome, liveStatus, statusEquals } from './status.ts';
 import { channelNamespace, tearDown } from './teardown.ts';
@@ -182,9 +182,11 @@ export class IncidentChannelReconciler {
     try {
       scope = this.#scope(channel, state, decision, rc);
     } catch (err) {
-      if (!(err instanceof RelayPortsExhaustedError)) throw err;
+      if (!(err instanceof RelayPortsExhaustedError || err instanceof RelayPortsTakenError)) throw err;
+      // Either way a war room closing may free the ports: mayFreeRelayBlock wakes these channels.
       this.#awaitingRelayPorts.add(channel.metadata.name);
-      return this.#stalled(channel, cond('Stalled', 'True', 'RelayPortsExhausted', err.message), rc, 'Provision', {});
+      const reason = err instanceof RelayPortsTakenError ? 'RelayPortsTaken' : 'RelayPortsExhausted';
+      return this.#stalled(channel, cond('Stalled', 'True', reason, err.message), rc, 'Provision', {});
     }
     this.#awaitingRelayPorts.delete(channel.metadata.name);
     let requeueAfter = decision.requeueAfterMs;

@@ -9,6 +9,9 @@ export interface PortBlock {
   max: number;
 }
 
+/** The relay ports a spec pins are held by another war room: a human must pick other ports (or none). */
+export class RelayPortsTakenError extends Error {}
+
 /** Longer than the apiserver takes to reclaim a leaked NodePort (three repair passes, 3 min apart). */
 const REFUSED_BLOCK_MS = 12 * 60_000;
 const NODE_PORT_TAKEN = /provided port is already allocated/;
@@ -48,7 +51,12 @@ export class RelayPortAllocator {
     view: { coturnBlocks(): { namespace: string; block: PortBlock }[]; channels(): Channel[] },
     nowMs: number,
   ): PortBlock | undefined {
-    if (!channel.spec.calls.enabled || channel.spec.calls.turn.relayPorts) return undefined;
+    if (!channel.spec.calls.enabled) return undefined;
+    const pinned = channel.spec.calls.turn.relayPorts;
+    if (pinned) {
+      checkPinnedRangeFree(pinned, channel, namespace, view);
+      return undefined;
+    }
     const recorded = channel.status?.relayPorts;
     if (recorded) {
       this.#handedOut.delete(channel.uid);
@@ -90,6 +98,36 @@ export class RelayPortAllocator {
     for (const [uid, handed] of this.#handedOut) if (handed.min === block.min) this.#handedOut.delete(uid);
     return true;
   }
+}
+
+/**
+ * A pinned range overlapping ports another war room holds (its coturn Service, or the block its status records) is
+ * refused here, naming that war room: the apiserver would refuse the Service too, with only a port number, and only
+ * after charging the namespace's quota for it. Channels that only pin the range, with no Service yet, are left to the
+ * apiserver (the first Service wins).
+ */
+function checkPinnedRangeFree(
+  pinned: PortBlock,
+  channel: ChannelState,
+  namespace: string,
+  view: { coturnBlocks(): { namespace: string; block: PortBlock }[]; channels(): Channel[] },
+): void {
+  const overlaps = (b: PortBlock) => b.min <= pinned.max && pinned.min <= b.max;
+  const others = view.channels().filter((c) => c.metadata.uid !== channel.uid && !isTerminal(c.status));
+  const holders = [
+    ...view.coturnBlocks().filter((s) => s.namespace !== namespace),
+    ...others.flatMap((c) =>
+      c.status?.relayPorts && c.status.namespace ? [{ namespace: c.status.namespace, block: c.status.relayPorts }] : [],
+    ),
+  ];
+  const held = holders.find((h) => overlaps(h.block));
+  if (!held) return;
+  const owner = others.find((c) => c.status?.namespace === held.namespace)?.metadata.name;
+  throw new RelayPortsTakenError(
+    `spec.calls.turn.relayPorts ${pinned.min}-${pinned.max} overlaps ports ${held.block.min}-${held.block.max} held by ` +
+      `the war room in namespace ${held.namespace}${owner ? ` (IncidentChannel ${owner})` : ''}: pin a free range, ` +
+      'or leave relayPorts unset and the operator allocates one',
+  );
 }
 
 /**

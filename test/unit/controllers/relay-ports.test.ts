@@ -8,7 +8,11 @@ import {
   toChannel,
 } from '../../../src/controllers/incidentchannel/channel.ts';
 import { defaultRelayPorts } from '../../../src/controllers/incidentchannel/context-from-spec.ts';
-import { type PortBlock, RelayPortAllocator } from '../../../src/controllers/incidentchannel/relay-ports.ts';
+import {
+  type PortBlock,
+  RelayPortAllocator,
+  RelayPortsTakenError,
+} from '../../../src/controllers/incidentchannel/relay-ports.ts';
 
 /** Two uids whose blocks start at the same place: what two channels coming up at once collide on. */
 function collidingUids(): [string, string] {
@@ -99,4 +103,51 @@ test('--relay-ports takes a band of the NodePort range holding a block, and name
   for (const bad of ['32000', '29990-30100', '32760-32800', '32000-32005', 'a-b']) {
     assert.throws(() => loadConfig([`--relay-ports=${bad}`], {}), /--relay-ports: .*NodePort range 30000-32767/, bad);
   }
+});
+
+test('a pinned range that another war room holds is refused naming that war room; its own Service is no conflict', () => {
+  const pinnedChannel = (uid: string, min: number, max: number) =>
+    toChannel({
+      apiVersion: 'warroom.dev/v1alpha1',
+      kind: 'IncidentChannel',
+      metadata: { name: uid, uid },
+      spec: {
+        caseId: uid,
+        ttl: '1h',
+        participants: [{ handle: 'falcon', role: 'lead' }],
+        calls: { enabled: true, turn: { relayPorts: { min, max } } },
+      },
+    });
+  const holder: Channel = {
+    ...channel('holder'),
+    status: { phase: 'Ready', namespace: 'wr-holder', relayPorts: { min: 32010, max: 32019 } },
+  };
+  const pinned = channelState(pinnedChannel('pinned', 32000, 32019));
+  assert.ok(pinned);
+  const allocator = new RelayPortAllocator();
+  const fromStatus = { coturnBlocks: () => [], channels: () => [holder] };
+  assert.throws(
+    () => allocator.blockFor(pinned, 'wr-pinned', fromStatus, 0),
+    (err: Error) =>
+      err instanceof RelayPortsTakenError &&
+      /relayPorts 32000-32019 overlaps ports 32010-32019 held by the war room in namespace wr-holder \(IncidentChannel holder\)/.test(
+        err.message,
+      ),
+  );
+  const fromService = {
+    coturnBlocks: () => [{ namespace: 'wr-other', block: { min: 32015, max: 32024 } }],
+    channels: () => [],
+  };
+  assert.throws(() => allocator.blockFor(pinned, 'wr-pinned', fromService, 0), RelayPortsTakenError);
+  const own = {
+    coturnBlocks: () => [{ namespace: 'wr-pinned', block: { min: 32000, max: 32019 } }],
+    channels: () => [],
+  };
+  assert.equal(allocator.blockFor(pinned, 'wr-pinned', own, 0), undefined, 'its own Service');
+  const closed: Channel = { ...holder, status: { ...holder.status, phase: 'Closed' } };
+  assert.equal(
+    allocator.blockFor(pinned, 'wr-pinned', { coturnBlocks: () => [], channels: () => [closed] }, 0),
+    undefined,
+    'a closed war room holds nothing (its Service, while it lasts, still counts)',
+  );
 });
