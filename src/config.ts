@@ -49,8 +49,8 @@ const bool = z
   .transform((v) => v === 'true');
 
 /**
- * A part of the NodePort range (`32000-32767`) holding at least one relay block. Kubernetes allocates NodePorts of
- * Services that name none from the upper part of its range first, so a band near the lower end collides least.
+ * A part of the NodePort range (`30000-31999`) holding at least one relay block. Kubernetes gives Services that name
+ * no NodePort one from the upper part of its range first (KEP-3668), so a band near the lower end collides least.
  */
 const portRange = z.string().transform((s, ctx) => {
   const m = /^(\d{5})-(\d{5})$/.exec(s.trim());
