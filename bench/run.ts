@@ -12,5 +12,9 @@ if (!name || !existsSync(`${dir}/${name}.ts`)) {
   console.error(`usage: npm run bench -- <${available.join('|')}> [args]`);
   process.exit(2);
 }
-const child = spawn(process.execPath, [`${dir}/${name}.ts`, ...rest], { stdio: 'inherit' });
+// The benches build dist/ with Node's stripTypeScriptTypes on purpose (hack/build-dist.ts); its "experimental" notice
+// is not a finding of the bench.
+const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', `${dir}/${name}.ts`, ...rest], {
+  stdio: 'inherit',
+});
 child.on('exit', (code) => process.exit(code ?? 1));
