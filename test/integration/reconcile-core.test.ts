@@ -1,4 +1,4 @@
-// The reconcile core on the real control plane (kwok node): both examples as a user applies them reach Ready and
+// The reconcile core on the real control plane (kwok node): every example as a user applies it reaches Ready and
 // `kubectl wait` reads it; a child the apiserver refuses (a real admission policy, as platform teams run) stalls the
 // channel with the child and the apiserver's words; a duplicate caseId gets no namespace; a settled channel is quiet.
 import assert from 'node:assert/strict';
@@ -41,7 +41,7 @@ after(async () => {
 const k = () => kubectl(cluster());
 const suffix = () => randomBytes(3).toString('hex');
 /** An example file as a user applies it; only a name suffix and the test shard's label are added. */
-function example(file: 'minimal.yaml' | 'full.yaml'): Channel & { apiVersion: string; kind: string } {
+function example(file: 'minimal.yaml' | 'full.yaml' | 'kind.yaml'): Channel & { apiVersion: string; kind: string } {
   const doc = parse(readFileSync(new URL(`../../examples/${file}`, import.meta.url), 'utf8'));
   return {
     ...doc,
@@ -110,6 +110,30 @@ test('examples/minimal.yaml and examples/full.yaml reach Ready as applied; kubec
   ]);
   assert.equal(ingress?.metadata.annotations?.['cert-manager.io/cluster-issuer'], 'offline-ca');
   await Promise.all([close(minimal.metadata.name), close(full.metadata.name)]);
+});
+
+test('examples/kind.yaml reaches Ready as applied, its coturn on the ports kind-config.yaml maps', async () => {
+  // After the test above closed full.yaml, which pins the same 32000-32019.
+  const c = example('kind.yaml');
+  await k().apply(c);
+  await kubectlWait(c.metadata.name, 'Ready');
+  const live = await get(c.metadata.name);
+  assert.deepEqual(live?.status?.endpoints?.turn, [
+    'turn:127.0.0.1:32000?transport=udp',
+    'turn:127.0.0.1:32000?transport=tcp',
+  ]);
+  const service = await k().getJson<{ spec: { ports: { nodePort?: number }[] } }>([
+    'service',
+    '-n',
+    live?.status?.namespace ?? '',
+    'coturn',
+  ]);
+  const nodePorts = new Set(service?.spec.ports.map((p) => p.nodePort));
+  assert.deepEqual(
+    [...nodePorts].sort(),
+    Array.from({ length: 20 }, (_, i) => 32000 + i),
+  );
+  await close(c.metadata.name);
 });
 
 test('a child the apiserver refuses (an admission policy) stalls with the child and the reason, then recovers', async () => {

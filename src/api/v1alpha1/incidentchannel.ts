@@ -256,7 +256,9 @@ export const Turn = z
       .refine((xs) => new Set(xs).size === xs.length, 'entries must be unique')
       .optional()
       .meta({
-        description: 'Public addresses coturn advertises (external-ip); needed behind NAT.',
+        description:
+          'Public addresses coturn advertises (external-ip); needed behind NAT. Also put on the Services and allowed ' +
+          'as relay peers, except loopback and link-local ones (advertised only, e.g. 127.0.0.1 on kind).',
         'x-kubernetes-list-type': 'set',
       }),
     host: hostName()

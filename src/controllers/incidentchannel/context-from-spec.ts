@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { BlockList, isIPv6 } from 'node:net';
 import { LIMITS } from '../../api/v1alpha1/incidentchannel.ts';
 import type { ChannelState } from './channel.ts';
 import type {
@@ -94,6 +95,31 @@ export interface OperatorSettings {
   relayPortRange?: { min: number; max: number };
 }
 
+/**
+ * An address a Service may carry in `externalIPs` (the apiserver's own rule: not unspecified, loopback, link-local or
+ * link-local multicast) and so one coturn may let peers reach.
+ */
+export function isRoutableExternalIp(ip: string): boolean {
+  return !SPECIAL_ADDRESSES.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+}
+const SPECIAL_ADDRESSES = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 32],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['224.0.0.0', 24],
+] as const) {
+  SPECIAL_ADDRESSES.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fe80::', 10],
+  ['ff02::', 16],
+] as const) {
+  SPECIAL_ADDRESSES.addSubnet(net, prefix, 'ipv6');
+}
+
 /** Resolves one channel's spec against the operator settings into what the pure builders read. */
 export function buildContext(
   channel: ChannelState,
@@ -136,6 +162,7 @@ export function buildContext(
         : { relayPortMin: relay.min, relayPortMax: relay.max }),
       serviceType: turn?.serviceType ?? 'NodePort',
       externalIPs: [...(turn?.externalIPs ?? [])],
+      serviceExternalIPs: (turn?.externalIPs ?? []).filter(isRoutableExternalIp),
       ...(turn?.host !== undefined ? { host: turn.host } : {}),
       ...(spec.calls?.sfu ? { sfu: resolveSfu(spec.calls.sfu, turn?.externalIPs ?? [], ingress, tlsScheme) } : {}),
     },

@@ -42,7 +42,7 @@ export const MIRROR_IMAGES = {
 };
 
 /** An example manifest from examples/, as the API server would hand it over (full.yaml with MIRROR_IMAGES). */
-export function exampleObject(file: 'full.yaml' | 'minimal.yaml', uid = UID): KubeObject {
+export function exampleObject(file: 'full.yaml' | 'minimal.yaml' | 'kind.yaml', uid = UID): KubeObject {
   const doc = parse(readFileSync(new URL(`../../../examples/${file}`, import.meta.url), 'utf8')) as KubeObject;
   const spec = file === 'full.yaml' ? { ...(doc.spec as object), images: MIRROR_IMAGES } : doc.spec;
   return { ...doc, metadata: { ...doc.metadata, uid }, spec };
@@ -58,7 +58,7 @@ export function channelState(obj: KubeObject): ChannelState {
 
 /** The context of an example, optionally with a changed spec (a shallow patch over the YAML's spec). */
 export function exampleContext(
-  file: 'full.yaml' | 'minimal.yaml',
+  file: 'full.yaml' | 'minimal.yaml' | 'kind.yaml',
   specPatch: Record<string, unknown> = {},
   settings: Partial<OperatorSettings> = {},
 ): BuildContext {

@@ -5,7 +5,9 @@ import {
   DEFAULT_IMAGES,
   defaultRelayPorts,
   imagesWithoutDigest,
+  isRoutableExternalIp,
 } from '../../../src/controllers/incidentchannel/context-from-spec.ts';
+import { buildCoturnService, turnserverParams } from '../../../src/controllers/incidentchannel/desired/coturn.ts';
 import { DEFAULT_RESOURCES } from '../../../src/controllers/incidentchannel/desired/resources.ts';
 import { namespaceName } from '../../../src/controllers/incidentchannel/names.ts';
 import { channelState, exampleContext, exampleObject, SETTINGS, UID } from './channel-fixtures.ts';
@@ -54,6 +56,7 @@ test('the spec is resolved with its defaults: roles, calls, storage, recording, 
     relayPortMax: relay.max,
     serviceType: 'NodePort',
     externalIPs: [],
+    serviceExternalIPs: [],
   });
   assert.deepEqual(min.storage, { size: '5Gi' });
   assert.deepEqual(min.recording, { enabled: true });
@@ -69,6 +72,7 @@ test('the spec is resolved with its defaults: roles, calls, storage, recording, 
     relayPortMax: 32019,
     serviceType: 'NodePort',
     externalIPs: ['203.0.113.10'],
+    serviceExternalIPs: ['203.0.113.10'],
     host: 'turn.ir-0043.example.org',
     // MatrixRTC on the homeserver's public host (the Ingress routes /livekit/*), media advertised on the node IP.
     sfu: {
@@ -205,4 +209,25 @@ test('relay port blocks: stable per channel, and never overlapping a block anoth
   }
   const full = Array.from({ length: 138 }, (_, i) => ({ min: 30000 + i * 20, max: 30019 + i * 20 }));
   assert.throws(() => allocateRelayPorts('uid-z', full), /relayPorts/);
+});
+
+test('external IPs: advertised as given; a Service and coturn’s allowed peers get only those the apiserver accepts', () => {
+  for (const ip of ['127.0.0.1', '127.9.9.9', '0.0.0.0', '169.254.1.1', '224.0.0.5', '::1', '::', 'fe80::1', 'ff02::2'])
+    assert.equal(isRoutableExternalIp(ip), false, ip);
+  for (const ip of ['203.0.113.10', '10.1.2.3', '192.168.1.1', '2001:db8::1', '224.0.1.1'])
+    assert.equal(isRoutableExternalIp(ip), true, ip);
+
+  // kind: the laptop reaches TURN on 127.0.0.1 through kind's port mapping. The apiserver refuses 127.0.0.1 in a
+  // Service ("may not be in the loopback range"), and coturn must never relay to its own loopback.
+  const kind = exampleContext('kind.yaml');
+  assert.deepEqual(kind.calls.externalIPs, ['127.0.0.1']);
+  const kindService = buildCoturnService(kind) as unknown as { spec: { externalIPs?: string[] } };
+  assert.equal(kindService.spec.externalIPs, undefined);
+  assert.equal(turnserverParams(kind).externalIp, '127.0.0.1', 'still advertised');
+  assert.deepEqual(turnserverParams(kind).allowedPeerCidrs, []);
+
+  const full = exampleContext('full.yaml');
+  const fullService = buildCoturnService(full) as unknown as { spec: { externalIPs?: string[] } };
+  assert.deepEqual(fullService.spec.externalIPs, ['203.0.113.10']);
+  assert.deepEqual(turnserverParams(full).allowedPeerCidrs, ['203.0.113.10']);
 });

@@ -31,8 +31,14 @@ export interface CallsSettings {
   /** NodePort Services only: the node port clients reach TURN's listening port (3478 in the pod) on. */
   listenNodePort?: number;
   serviceType: 'NodePort' | 'LoadBalancer';
-  /** Public addresses coturn advertises and the Service accepts traffic on. */
+  /** Public addresses coturn advertises (its external-ip) and the TURN URIs name when no host is set. */
   externalIPs: string[];
+  /**
+   * The subset the Services accept traffic on and coturn lets peers reach: the apiserver refuses a loopback,
+   * link-local, multicast or unspecified address in a Service, and a TURN server must never relay to its own loopback.
+   * kind's 127.0.0.1 is advertised only (the laptop reaches it through kind's port mapping).
+   */
+  serviceExternalIPs: string[];
   /** Host name put in the TURN URIs; when unset the first external IP is used. */
   host?: string;
   /** MatrixRTC through the war room's LiveKit SFU and authoriser; absent = legacy calls only. */

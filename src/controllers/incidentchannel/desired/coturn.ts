@@ -33,7 +33,7 @@ export function turnserverParams(ctx: BuildContext): TurnserverParams {
     ...(ctx.calls.externalIPs[0] !== undefined ? { externalIp: ctx.calls.externalIPs[0] } : {}),
     extraDeniedPeerCidrs: [...network.podCidrs, ...network.serviceCidrs, ...network.nodeCidrs],
     // Its own public addresses stay reachable so that client → TURN → TURN → client calls work (Synapse's coturn doc).
-    allowedPeerCidrs: [...ctx.calls.externalIPs],
+    allowedPeerCidrs: [...ctx.calls.serviceExternalIPs],
   };
 }
 
@@ -73,7 +73,7 @@ export function buildCoturnService(ctx: BuildContext): KubeObject {
       selector: channelLabels(ctx.channel.name, COMPONENTS.coturn),
       // TURN permissions are per peer address: SNAT to a node address would make coturn drop the peers' media.
       externalTrafficPolicy: 'Local',
-      ...(ctx.calls.externalIPs.length > 0 ? { externalIPs: [...ctx.calls.externalIPs] } : {}),
+      ...(ctx.calls.serviceExternalIPs.length > 0 ? { externalIPs: [...ctx.calls.serviceExternalIPs] } : {}),
       ports: [
         ...(['UDP', 'TCP'] as const).map((protocol) => ({
           name: `turn-${protocol.toLowerCase()}`,

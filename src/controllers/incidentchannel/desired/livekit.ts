@@ -103,7 +103,7 @@ export function buildLiveKitServices(ctx: BuildContext): KubeObject[] {
         selector,
         // ICE checks are per source address: SNAT would make the SFU answer a node, not the client.
         externalTrafficPolicy: 'Local',
-        ...(ctx.calls.externalIPs.length > 0 ? { externalIPs: [...ctx.calls.externalIPs] } : {}),
+        ...(ctx.calls.serviceExternalIPs.length > 0 ? { externalIPs: [...ctx.calls.serviceExternalIPs] } : {}),
         ports: media.map((p) => ({ ...p, targetPort: p.port, ...(nodePort ? { nodePort: p.port } : {}) })),
       },
     },
