@@ -113,9 +113,15 @@ function checkPinnedRangeFree(
   view: { coturnBlocks(): { namespace: string; block: PortBlock }[]; channels(): Channel[] },
 ): void {
   const overlaps = (b: PortBlock) => b.min <= pinned.max && pinned.min <= b.max;
+  // Its own Service already holds exactly these ports: the apiserver gave them to this war room, so another channel's
+  // record of them can only be stale (drift being re-applied), and must not stall a war room that is up.
+  const services = view.coturnBlocks();
+  if (services.some((s) => s.namespace === namespace && s.block.min === pinned.min && s.block.max === pinned.max)) {
+    return;
+  }
   const others = view.channels().filter((c) => c.metadata.uid !== channel.uid && !isTerminal(c.status));
   const holders = [
-    ...view.coturnBlocks().filter((s) => s.namespace !== namespace),
+    ...services.filter((s) => s.namespace !== namespace),
     ...others.flatMap((c) =>
       c.status?.relayPorts && c.status.namespace ? [{ namespace: c.status.namespace, block: c.status.relayPorts }] : [],
     ),

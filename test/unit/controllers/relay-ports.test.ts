@@ -144,6 +144,18 @@ test('a pinned range that another war room holds is refused naming that war room
     channels: () => [],
   };
   assert.equal(allocator.blockFor(pinned, 'wr-pinned', own, 0), undefined, 'its own Service');
+  assert.equal(
+    allocator.blockFor(pinned, 'wr-pinned', { coturnBlocks: own.coturnBlocks, channels: () => [holder] }, 0),
+    undefined,
+    'its own Service holds the ports: another channel recording them (stale, its Service gone) does not stall it',
+  );
+  const movedPin = channelState(pinnedChannel('pinned', 32010, 32029));
+  assert.ok(movedPin);
+  assert.throws(
+    () => allocator.blockFor(movedPin, 'wr-pinned', { coturnBlocks: own.coturnBlocks, channels: () => [holder] }, 0),
+    RelayPortsTakenError,
+    'a pin moved off the ports its Service holds is checked again',
+  );
   const closed: Channel = { ...holder, status: { ...holder.status, phase: 'Closed' } };
   assert.equal(
     allocator.blockFor(pinned, 'wr-pinned', { coturnBlocks: () => [], channels: () => [closed] }, 0),
