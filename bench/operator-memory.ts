@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toJavaScript } from '../hack/build-dist.ts';
 import { startCluster } from '../hack/cluster/local-cluster.ts';
@@ -16,8 +16,8 @@ import { freePort } from '../hack/cluster/processes.ts';
 import { describeCluster } from '../test/cluster/index.ts';
 import { kubectl } from '../test/support/kubectl.ts';
 import { installCrd, kwokEvidenceFlags, testShard } from '../test/support/operator.ts';
-import type { MemorySample } from './operator-memory-sampler.ts';
-import { runtimeEnvOfImage, spawnOperator } from './operator-process.ts';
+import type { MemorySample } from './support/operator-memory-sampler.ts';
+import { runtimeEnvOfImage, spawnOperator } from './support/operator-process.ts';
 
 // main.ts's imports for the operator, and the packages under them, in load order (measured from dist/, as run).
 const OPERATOR_IMPORTS = [
@@ -58,12 +58,12 @@ const imageEnv = Object.fromEntries(
 );
 /** A bench helper as JavaScript in the work dir: a .ts would load Node's type stripper, which the image does not. */
 function asJavaScript(name: string): string {
-  const out = join(work, name.replace(/\.ts$/, '.mjs'));
+  const out = join(work, basename(name).replace(/\.ts$/, '.mjs'));
   writeFileSync(out, toJavaScript(readFileSync(fileURLToPath(new URL(`./${name}`, import.meta.url)), 'utf8')));
   return out;
 }
 const operator = spawnOperator(
-  ['--heapsnapshot-signal=SIGUSR2', `--import=${asJavaScript('operator-memory-sampler.ts')}`],
+  ['--heapsnapshot-signal=SIGUSR2', `--import=${asJavaScript('support/operator-memory-sampler.ts')}`],
   [
     `--kubeconfig=${cluster.kubeconfig}`,
     `--channel-selector=${shard.selector}`,
@@ -262,7 +262,7 @@ const imports = spawnSync(
   process.execPath,
   [
     '--expose-gc',
-    asJavaScript('operator-memory-imports.ts'),
+    asJavaScript('support/operator-memory-imports.ts'),
     // What the image loads: dist/ (built by spawnOperator), packages resolved from here (the script is in work/).
     ...OPERATOR_IMPORTS.map((m) =>
       m.startsWith('.')

@@ -1,5 +1,5 @@
 // Reconciler figures on a real local control plane, operator as a child process (its own CPU and RSS) run with the
-// image's environment (bench/operator-process.ts):
+// image's environment (bench/support/operator-process.ts):
 //   1. apply → all children applied (status Ready), one channel at a time: p50 / p99 over 100 channels, calls on
 //   2. 200 channels applied at once, calls on: time until every one has all its children applied. On a control plane
 //      of its own: each war room with calls holds a block of 10 NodePorts and the range has 276 blocks, so 100 + 200
@@ -23,7 +23,7 @@ import { Reflector } from '../src/kube/reflector.ts';
 import { KubeRest } from '../src/kube/rest.ts';
 import { describeCluster } from '../test/cluster/index.ts';
 import { installCrd, kwokEvidenceFlags, offsetClock, startTestOperator, testShard } from '../test/support/operator.ts';
-import { spawnOperator } from './operator-process.ts';
+import { spawnOperator } from './support/operator-process.ts';
 
 const SEQ = Number(process.env.BENCH_SEQ ?? 100);
 const BURST = Number(process.env.BENCH_BURST ?? 200);

@@ -22,7 +22,7 @@ import { ensureImages } from '../hack/images/build.ts';
 import { describeCluster } from '../test/cluster/index.ts';
 import { kubectl } from '../test/support/kubectl.ts';
 import { installCrd, kwokEvidenceFlags, testShard } from '../test/support/operator.ts';
-import { spawnOperator } from './operator-process.ts';
+import { spawnOperator } from './support/operator-process.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '20,200').split(',').map(Number);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 90);

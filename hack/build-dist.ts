@@ -1,6 +1,6 @@
 // `node hack/build-dist.ts [src] [dist]`: src/ as plain JavaScript, for the image (the Dockerfile's build stage) and
 // for benches that measure what the image runs. Running .ts costs every process Node's TypeScript stripper (a
-// WebAssembly module, ~19 MiB of RSS measured by bench/operator-memory-imports.ts) for the whole life of the process;
+// WebAssembly module, ~19 MiB of RSS measured by bench/support/operator-memory-imports.ts) for the whole life of the process;
 // stripping once at build time does not. Node's own stripper does it, the one developers and tests run through, so
 // dist/ behaves exactly like src/: types become blanks in place, lines and columns are unchanged (stack traces point
 // at the same src/ lines) and no dependency is needed. Only the relative `.ts` specifiers are rewritten to `.js`.

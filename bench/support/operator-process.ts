@@ -4,11 +4,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildDist } from '../hack/build-dist.ts';
+import { buildDist } from '../../hack/build-dist.ts';
 
 /** NODE_OPTIONS and glibc malloc settings the image's runtime stage sets: production runs with them, so do we. */
 export function runtimeEnvOfImage(): Record<string, string> {
-  const dockerfile = readFileSync(fileURLToPath(new URL('../Dockerfile', import.meta.url)), 'utf8').replace(
+  const dockerfile = readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8').replace(
     /\\\n/g,
     ' ',
   );
@@ -32,8 +32,11 @@ export function spawnOperator(
   args: string[],
   opts: { env?: Record<string, string>; cwd?: string } = {},
 ): ChildProcess {
-  buildDist(fileURLToPath(new URL('../src', import.meta.url)), fileURLToPath(new URL('../dist', import.meta.url)));
-  const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+  buildDist(
+    fileURLToPath(new URL('../../src', import.meta.url)),
+    fileURLToPath(new URL('../../dist', import.meta.url)),
+  );
+  const main = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
   return spawn(
     'setpriv',
     [
