@@ -1,5 +1,5 @@
 import { generateSecretMaterial, generateToken } from '../../crypto/secret-material.ts';
-import { isConflict } from '../../kube/errors.ts';
+import { isConflict, isNotFound } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import type { SealingCertSource } from '../../kube/sealing-cert.ts';
 import type { BuildContext } from './desired/context.ts';
@@ -60,11 +60,26 @@ export class SecretsPhase implements SecretsEnsurer {
     if (missing.length === 0) return { ok: true, created: [], total: plan.length };
 
     if (this.#mode === 'sealed') {
-      const existing = await this.#client.list('bitnami.com/v1alpha1', 'SealedSecret', {
-        namespace: ctx.namespace,
-        labelSelector: `${LABEL_CHANNEL}=${labelValue(ctx.channel.name)}`,
-        ...(signal ? { signal } : {}),
-      });
+      let existing: KubeObject[];
+      try {
+        existing = await this.#client.list('bitnami.com/v1alpha1', 'SealedSecret', {
+          namespace: ctx.namespace,
+          labelSelector: `${LABEL_CHANNEL}=${labelValue(ctx.channel.name)}`,
+          ...(signal ? { signal } : {}),
+        });
+      } catch (err) {
+        // A list in a namespace answers even when the namespace is empty: 404 means the kind itself is not served.
+        // Retrying with backoff alone would say nothing but "404 page not found" in the operator's log.
+        if (!isNotFound(err)) throw err;
+        return {
+          ok: false,
+          reason: 'SealedSecretsUnavailable',
+          message:
+            'this cluster does not serve SealedSecrets (bitnami.com/v1alpha1): the sealed-secrets CRD is not installed. ' +
+            'Install sealed-secrets (its controller and CRD), or run the operator with --secrets=plain',
+          retryAfterMs: 300_000,
+        };
+      }
       const names = new Set(existing.map((s) => s.metadata.name));
       for (const e of missing) if (names.has(e.name)) this.#known.add(key(e));
       missing = missing.filter((e) => !names.has(e.name));
