@@ -22,9 +22,12 @@ if (!configured && !passThrough.some((a) => a.startsWith('--kubeconfig'))) {
   const cluster = await startCluster();
   stopCluster = cluster.stop;
   env.KUBECONFIG = cluster.kubeconfig;
-  // kwok runs no pods (so no recorder); evidence and the signing key live beside the throwaway cluster.
+  // kwok runs no pods (so no recorder and no sealed-secrets controller to seal for); evidence and the signing key live
+  // beside the throwaway cluster, and its secrets are plain Secrets in its throwaway etcd. A real cluster gets the
+  // defaults: sealed secrets, evidence required.
   const state = cacheDir('run', 'local-operator');
   localFlags.push(
+    '--secrets=plain',
     '--evidence-policy=skip-unreachable',
     `--evidence-dir=${join(state, 'evidence')}`,
     `--signing-key=${join(state, 'signing-key.pem')}`,

@@ -1,0 +1,113 @@
+// The README's first command, `npm start`, on a machine with no cluster configured: it starts the embedded control
+// plane, applies the minimal example, and the operator brings that war room to Ready (kwok simulates its pods) without
+// a single reconcile error; Ctrl-C then stops the operator and the cluster and leaves nothing behind.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { cacheDir } from '../../hack/cluster/cache-dir.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const EXAMPLE = 'ir-2026-0042'; // examples/minimal.yaml
+
+let child: ChildProcess | undefined;
+let home: string | undefined;
+after(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (home) await rm(home, { recursive: true, force: true });
+});
+
+/** Polls `check` every 250 ms until it returns a value, at most `ms`; the failure says what was last seen. */
+async function within<T>(ms: number, what: string, check: () => Promise<T | undefined>, seen: () => string) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} not within ${ms / 1000} s; last seen:\n${seen()}`);
+}
+
+type Channel = { status?: { phase?: string; conditions?: { type: string; status: string; reason: string }[] } };
+
+test('npm start with no cluster configured: the minimal example reaches Ready, and Ctrl-C leaves nothing behind', async () => {
+  // No kubeconfig anywhere: an empty HOME, and none of the variables a configured machine or a pod would have. The
+  // pinned binaries stay where the test run built them.
+  home = await mkdtemp(join(tmpdir(), 'warroom-npm-start-home-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, WARROOM_CACHE: cacheDir() };
+  delete env.KUBECONFIG;
+  delete env.KUBERNETES_SERVICE_HOST;
+  delete env.XDG_CACHE_HOME;
+  const started = Date.now();
+  const proc = spawn(process.execPath, [join(ROOT, 'hack/run.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = proc;
+  let output = '';
+  proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const tail = () => output.split('\n').slice(-30).join('\n');
+
+  // What it tells the human to type in another terminal.
+  const hint = await within(
+    120_000,
+    'the kubectl line',
+    async () => /^\s+(\S+\/kubectl) --kubeconfig (\S+) get incidentchannels,namespaces$/m.exec(output) ?? undefined,
+    tail,
+  );
+  const [, kubectl = '', kubeconfig = ''] = hint;
+  const get = async (args: string[]) =>
+    (await run(kubectl, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 30_000 })).stdout;
+
+  const ready = await within(
+    120_000,
+    `${EXAMPLE} Ready`,
+    async () => {
+      const ic = JSON.parse(await get(['get', 'incidentchannel', EXAMPLE, '-o', 'json'])) as Channel;
+      return ic.status?.phase === 'Ready' ? ic : undefined;
+    },
+    tail,
+  );
+  const readyAfterS = (Date.now() - started) / 1000;
+  const reason = (type: string) => ready.status?.conditions?.find((c) => c.type === type)?.reason;
+  assert.equal(reason('SecretsSealed'), 'CreatedPlain', 'no sealed-secrets controller runs on the embedded cluster');
+  assert.equal(reason('UsersProvisioned'), 'Completed');
+  assert.equal(reason('Recording'), 'RecorderUnreachable', 'kwok runs no recorder, and says so');
+  assert.doesNotMatch(output, /Reconciler error/, 'no reconcile failed on the way (no retry loop)');
+
+  // The status API it started answers on loopback.
+  const port = Number(/"url":"http:\/\/[^"]*:(\d+)","msg":"status API listening"/.exec(output)?.[1]);
+  assert.ok(port > 0, 'the status API says where it listens');
+  assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+
+  // Ctrl-C: the operator drains, the cluster stops, its temp dir goes, and no process of it is left.
+  const clusterDir = dirname(kubeconfig);
+  assert.ok(existsSync(clusterDir));
+  proc.kill('SIGINT');
+  const code = await within(
+    90_000,
+    'npm start exiting after Ctrl-C',
+    async () => proc.exitCode ?? (proc.signalCode ? -1 : undefined),
+    tail,
+  );
+  assert.equal(code, 0, tail());
+  assert.ok(!existsSync(clusterDir), `${clusterDir} removed`);
+  const left: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(clusterDir)) left.push(cmdline.replaceAll('\0', ' ').slice(0, 200));
+  }
+  assert.deepEqual(left, [], 'no process of the embedded cluster outlives npm start');
+  console.log(
+    `npm start: ${EXAMPLE} Ready ${readyAfterS.toFixed(1)} s after the command; Ctrl-C → exit 0, nothing left`,
+  );
+});
