@@ -58,7 +58,7 @@ export async function acquireRealNodeLock(
       } catch {
         continue;
       }
-      opts.log(`previous real-node cluster (pid ${holder.pid}, ${holder.dir}) died without stopping: cleaning up`);
+      opts.log(`the lock's holder (pid ${holder.pid}, ${holder.dir}) died without releasing it: cleaning up after it`);
       await opts.reapStale(holder);
       await rm(claimed, { force: true });
       continue;

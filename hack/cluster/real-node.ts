@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reapStaleHolder } from '../kind/reap-stale.ts';
 import type { AdminClient } from './admin-client.ts';
 import type { Component } from './binaries.ts';
 import { writeCniConfig } from './cni.ts';
@@ -138,7 +139,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
   const me: LockHolder = { pid: process.pid, dir: o.dir, startedAt: new Date().toISOString() };
   const lock = await acquireRealNodeLock(me, {
     waitMs: o.lockWaitMs ?? 10 * 60_000,
-    reapStale: reapStaleNode,
+    reapStale: (holder) => reapStaleHolder(holder, o.log, 'real-node'),
     log: o.log,
   });
 
@@ -391,25 +392,4 @@ function tcpConnects(host: string, port: number): Promise<boolean> {
 async function cleanupIptables(kubeProxy: string): Promise<void> {
   await run(kubeProxy, ['--cleanup', '--v=0'], { allowFail: true, timeoutMs: 60_000 });
   await flushKubeChains();
-}
-
-/**
- * Clean-up after a real-node harness that died without stopping (SIGKILL): its daemons died with it (pdeathsig), but
- * containerd shims, container processes, mounts, its bridge, kube-proxy's and kube-router's chains and kube-router's
- * ipsets outlive it.
- */
-export async function reapStaleNode(holder: LockHolder): Promise<void> {
-  const nodeDir = join(holder.dir, 'node');
-  const containerIds = await taskIdsOnDisk(join(nodeDir, 'containerd'));
-  await killProcessesUsing(nodeDir, containerIds);
-  await unmountAllUnder(nodeDir);
-  if (holder.bridge) {
-    const net = { bridge: holder.bridge, subnet: '', nodeIp: '' };
-    await removeForwardGuard(net);
-    await deleteNodeNetwork(net);
-  }
-  await flushKubeChains();
-  await destroyKubeRouterIpsets();
-  await removeRuntimeLeftovers(containerIds);
-  if (holder.ipForwardBefore) await restoreForwarding(holder.ipForwardBefore);
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../cluster/cache-dir.ts';
 import { run } from '../cluster/exec.ts';
+import { processesUsing } from '../cluster/host-cleanup.ts';
 
 const PACKAGES_SCRIPT = fileURLToPath(new URL('./engine-packages.sh', import.meta.url));
 const RUNC_WRAPPER = fileURLToPath(new URL('./runc-wrapper.ts', import.meta.url));
@@ -151,6 +152,59 @@ export async function stopOfflineEngine(log: (m: string) => void): Promise<void>
     log(`offline engine stopped (dockerd pid ${pid})`);
   }
   await removeEngineLeftovers();
+}
+
+/**
+ * After a dockerd that died holding the lock (SIGKILL, a crash): its containerd and shims (their command lines name
+ * our exec root), the containers (everything in our cgroup parent: the kind node's systemd, kubelet and pods) and
+ * its orphaned docker-proxies outlive it. They are killed, then its links, cgroups, mounts and runtime dir removed.
+ */
+export async function reapStaleEngine(log: (m: string) => void): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pids = new Set<number>();
+    for (const dir of await engineCgroups()) for (const pid of await cgroupProcs(dir)) pids.add(pid);
+    for (const p of await processesUsing(ENGINE_RUN_DIR)) pids.add(p.pid);
+    for (const pid of await orphanedDockerProxies()) pids.add(pid);
+    pids.delete(process.pid);
+    if (pids.size === 0) break;
+    if (attempt === 0) log(`killing ${pids.size} processes the dead engine left`);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await removeEngineLeftovers();
+}
+
+/** Every PID in a cgroup and the cgroups below it. */
+async function cgroupProcs(dir: string): Promise<number[]> {
+  const pids = (await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => ''))
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isDirectory()) pids.push(...(await cgroupProcs(join(dir, e.name))));
+  }
+  return pids;
+}
+
+/** docker-proxy processes whose dockerd is gone (re-parented): only a dead engine leaves those. */
+async function orphanedDockerProxies(): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.startsWith('/usr/sbin/docker-proxy\0')) continue;
+    const ppid = /^PPid:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''))?.[1];
+    const parent = ppid ? (await readFile(`/proc/${ppid}/comm`, 'utf8').catch(() => '')).trim() : '';
+    if (parent !== 'dockerd') found.push(pid);
+  }
+  return found;
 }
 
 /** Links docker made for user-defined networks (`br-<12 hex>`), which a killed dockerd leaves behind. */

@@ -221,7 +221,7 @@ async function takeLock(engine: Engine, log: (m: string) => void): Promise<void>
   const me: LockHolder = { pid: process.pid, dir: ENGINE_RUN_DIR, startedAt: new Date().toISOString() };
   const lock = await acquireRealNodeLock(me, {
     waitMs: LOCK_WAIT_MS,
-    reapStale: (holder) => reapStaleHolder(holder, log),
+    reapStale: (holder) => reapStaleHolder(holder, log, 'kind'),
     log,
   });
   if (engine.pid) await lock.update({ pid: engine.pid });
