@@ -16,11 +16,18 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLE = 'ir-2026-0042'; // examples/minimal.yaml
 
-let child: ChildProcess | undefined;
-let home: string | undefined;
+const children: ChildProcess[] = [];
+const homes: string[] = [];
 after(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-  if (home) await rm(home, { recursive: true, force: true });
+  // Ctrl-C first, as a human would (it stops the operator and the cluster); SIGKILL only if that did not end it.
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    child.kill('SIGINT');
+    const exited = new Promise((r) => child.once('exit', r));
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  for (const home of homes) await rm(home, { recursive: true, force: true });
 });
 
 /** Polls `check` every 250 ms until it returns a value, at most `ms`; the failure says what was last seen. */
@@ -34,29 +41,32 @@ async function within<T>(ms: number, what: string, check: () => Promise<T | unde
   throw new Error(`${what} not within ${ms / 1000} s; last seen:\n${seen()}`);
 }
 
-type Channel = { status?: { phase?: string; conditions?: { type: string; status: string; reason: string }[] } };
+type Channel = {
+  status?: { phase?: string; conditions?: { type: string; status: string; reason: string; message: string }[] };
+};
 
-test('npm start with no cluster configured: the minimal example reaches Ready, and Ctrl-C leaves nothing behind', async () => {
-  // No kubeconfig anywhere: an empty HOME, and none of the variables a configured machine or a pod would have. The
-  // pinned binaries stay where the test run built them.
-  home = await mkdtemp(join(tmpdir(), 'warroom-npm-start-home-'));
+/**
+ * `npm start [args]` as on a machine with no kubeconfig anywhere (an empty HOME, none of the variables a configured
+ * machine or a pod would have); the pinned binaries stay where the test run built them. Resolves once it has printed
+ * the kubectl line it tells the human to use.
+ */
+async function npmStart(args: string[] = []) {
+  const home = await mkdtemp(join(tmpdir(), 'warroom-npm-start-home-'));
+  homes.push(home);
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, WARROOM_CACHE: cacheDir() };
   delete env.KUBECONFIG;
   delete env.KUBERNETES_SERVICE_HOST;
   delete env.XDG_CACHE_HOME;
-  const started = Date.now();
-  const proc = spawn(process.execPath, [join(ROOT, 'hack/run.ts')], {
+  const proc = spawn(process.execPath, [join(ROOT, 'hack/run.ts'), ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child = proc;
+  children.push(proc);
   let output = '';
   proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const tail = () => output.split('\n').slice(-30).join('\n');
-
-  // What it tells the human to type in another terminal.
   const hint = await within(
     120_000,
     'the kubectl line',
@@ -64,14 +74,26 @@ test('npm start with no cluster configured: the minimal example reaches Ready, a
     tail,
   );
   const [, kubectl = '', kubeconfig = ''] = hint;
-  const get = async (args: string[]) =>
-    (await run(kubectl, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 30_000 })).stdout;
+  const channel = async () =>
+    JSON.parse(
+      (
+        await run(kubectl, ['--kubeconfig', kubeconfig, 'get', 'incidentchannel', EXAMPLE, '-o', 'json'], {
+          encoding: 'utf8',
+          timeout: 30_000,
+        })
+      ).stdout,
+    ) as Channel;
+  return { proc, kubeconfig, channel, output: () => output, tail };
+}
 
+test('npm start with no cluster configured: the minimal example reaches Ready, and Ctrl-C leaves nothing behind', async () => {
+  const started = Date.now();
+  const { proc, kubeconfig, channel, output, tail } = await npmStart();
   const ready = await within(
     120_000,
     `${EXAMPLE} Ready`,
     async () => {
-      const ic = JSON.parse(await get(['get', 'incidentchannel', EXAMPLE, '-o', 'json'])) as Channel;
+      const ic = await channel();
       return ic.status?.phase === 'Ready' ? ic : undefined;
     },
     tail,
@@ -81,10 +103,10 @@ test('npm start with no cluster configured: the minimal example reaches Ready, a
   assert.equal(reason('SecretsSealed'), 'CreatedPlain', 'no sealed-secrets controller runs on the embedded cluster');
   assert.equal(reason('UsersProvisioned'), 'Completed');
   assert.equal(reason('Recording'), 'RecorderUnreachable', 'kwok runs no recorder, and says so');
-  assert.doesNotMatch(output, /Reconciler error/, 'no reconcile failed on the way (no retry loop)');
+  assert.doesNotMatch(output(), /Reconciler error/, 'no reconcile failed on the way (no retry loop)');
 
   // The status API it started answers on loopback.
-  const port = Number(/"url":"http:\/\/[^"]*:(\d+)","msg":"status API listening"/.exec(output)?.[1]);
+  const port = Number(/"url":"http:\/\/[^"]*:(\d+)","msg":"status API listening"/.exec(output())?.[1]);
   assert.ok(port > 0, 'the status API says where it listens');
   assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
 
@@ -110,4 +132,30 @@ test('npm start with no cluster configured: the minimal example reaches Ready, a
   console.log(
     `npm start: ${EXAMPLE} Ready ${readyAfterS.toFixed(1)} s after the command; Ctrl-C → exit 0, nothing left`,
   );
+});
+
+test('npm start -- --secrets=sealed on a cluster without the sealed-secrets CRD: Stalled naming the CRD, no retry loop', async () => {
+  // The embedded cluster serves no SealedSecret kind, like any cluster where sealed-secrets was never installed.
+  const { proc, channel, output, tail } = await npmStart(['--secrets=sealed']);
+  const stalled = await within(
+    120_000,
+    `${EXAMPLE} Stalled`,
+    async () => {
+      const ic = await channel();
+      return ic.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
+    },
+    tail,
+  );
+  assert.equal(stalled.reason, 'SealedSecretsUnavailable');
+  assert.match(stalled.message, /does not serve SealedSecrets \(bitnami\.com\/v1alpha1\).*--secrets=plain/);
+  // The stall backs off (30 s, then 1 min, …): said once, and once more when the echo of its own status write wakes
+  // it, then nothing until the backoff is over; never logged as a reconcile error.
+  const said = () => output().match(/does not serve SealedSecrets/g)?.length ?? 0;
+  const first = said();
+  await new Promise((r) => setTimeout(r, 8000));
+  assert.ok(first >= 1 && first <= 2, `said ${first} times`);
+  assert.equal(said(), first, 'not said again within the backoff (no retry loop)');
+  assert.doesNotMatch(output(), /Reconciler error|404 page not found/);
+  proc.kill('SIGINT');
+  await within(90_000, 'exit after Ctrl-C', async () => proc.exitCode ?? undefined, tail);
 });
