@@ -49,11 +49,21 @@ if (!configured && !passThrough.some((a) => a.startsWith('--kubeconfig'))) {
   );
 }
 
-const operator = spawn(
+const operatorArgv = [
   process.execPath,
-  [join(root, 'src', 'main.ts'), 'operator', '--leader-elect=false', '--http-port=0', ...localFlags, ...passThrough],
-  { stdio: 'inherit', env },
-);
+  join(root, 'src', 'main.ts'),
+  'operator',
+  '--leader-elect=false',
+  '--http-port=0',
+  ...localFlags,
+  ...passThrough,
+];
+// With the embedded cluster, the operator dies with this process even when it is SIGKILLed, as the cluster's own
+// processes do (setpriv is already needed for them): an operator left behind a cluster that is gone only logs errors.
+const [command = process.execPath, ...args] = stopCluster
+  ? ['setpriv', '--pdeathsig', 'KILL', '--', ...operatorArgv]
+  : operatorArgv;
+const operator = spawn(command, args, { stdio: 'inherit', env });
 const stop = () => operator.kill('SIGTERM');
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
