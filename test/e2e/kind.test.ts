@@ -534,58 +534,62 @@ describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsu
     assert.ok(!lock.includes(ENGINE_RUN_DIR), 'the lock is released');
   });
 
-  test('an engine killed while holding the lock: the next real-node run stops what it left and removes the rest', async () => {
-    // As kind:up leaves it: dockerd holding the one-per-machine lock, a container on a network of its own with a
-    // published port (a docker-proxy), its shims and containerd. Then dockerd is SIGKILLed.
+  test("an engine killed while holding the lock: the real node's clean-up stops what it left and removes the rest", {
+    timeout: 20 * 60_000,
+  }, async () => {
+    // As kind:up leaves it: the engine, a container on a network of its own with a published port (a docker-proxy),
+    // its shims and containerd. Then dockerd is SIGKILLed. The lock stays with this process throughout (a waiting
+    // real-node run would otherwise reap the dead holder itself, and add its own rules before the host is checked);
+    // the dead holder is handed to the clean-up a real node runs on finding one (prepareRealNode's reapStale).
     down = false; // until the end: after() stops an engine this test leaves running
     const engine = await startOfflineEngine(log);
     assert.ok(engine.pid);
     const lock = await acquireRealNodeLock(
       { pid: process.pid, dir: ENGINE_RUN_DIR, startedAt: new Date().toISOString() },
-      { waitMs: 15 * 60_000, reapStale: async () => {}, log },
+      { waitMs: 15 * 60_000, reapStale: (h) => reapStaleHolder(h, log, 'kind'), log },
     );
-    await lock.update({ pid: engine.pid });
-    const docker = (args: string[]) =>
-      run('docker', args, { env: engine.env, timeout: 120_000 }).then((r) => r.stdout.trim());
-    await docker(['network', 'create', 'warroom-stale-test']);
-    // The node image is in the engine's data root; `sleep` keeps a container up without booting its systemd.
-    await docker([
-      'run',
-      '-d',
-      '--name',
-      'warroom-stale-test',
-      '--network',
-      'warroom-stale-test',
-      '-p',
-      '127.0.0.1::8080',
-      '--entrypoint',
-      'sleep',
-      k.nodeImage,
-      'infinity',
-    ]);
-    assert.ok((await engineCgroups()).length > 0, 'the container runs under the engine cgroup parent');
-    assert.ok((await engineBridges()).length > 0, 'the network has its br-* link');
-    process.kill(engine.pid, 'SIGKILL');
-    await eventually('dockerd gone', async () => (existsSync(`/proc/${engine.pid}`) ? undefined : true), 30_000);
-    assert.ok((await engineProcesses()).length > 0, 'its shim, container and docker-proxy outlive it');
+    try {
+      const docker = (args: string[]) =>
+        run('docker', args, { env: engine.env, timeout: 120_000 }).then((r) => r.stdout.trim());
+      await docker(['network', 'create', 'warroom-stale-test']);
+      // The node image is in the engine's data root; `sleep` keeps a container up without booting its systemd.
+      await docker([
+        'run',
+        '-d',
+        '--name',
+        'warroom-stale-test',
+        '--network',
+        'warroom-stale-test',
+        '-p',
+        '127.0.0.1::8080',
+        '--entrypoint',
+        'sleep',
+        k.nodeImage,
+        'infinity',
+      ]);
+      assert.ok((await engineCgroups()).length > 0, 'the container runs under the engine cgroup parent');
+      assert.ok((await engineBridges()).length > 0, 'the network has its br-* link');
+      process.kill(engine.pid, 'SIGKILL');
+      await eventually('dockerd gone', async () => (existsSync(`/proc/${engine.pid}`) ? undefined : true), 30_000);
+      assert.ok((await engineProcesses()).length > 0, 'its shim, container and docker-proxy outlive it');
 
-    const said: string[] = [];
-    const next = await acquireRealNodeLock(
-      { pid: process.pid, dir: work, startedAt: new Date().toISOString() },
-      { waitMs: 60_000, reapStale: (h) => reapStaleHolder(h, (m) => said.push(m), 'real-node'), log },
-    );
-    await next.release();
-    assert.match(said.join('\n'), /kind's engine \(dockerd pid \d+\) died holding the lock/);
-    assert.deepEqual(await engineProcesses(), [], 'no containerd, shim, container or docker-proxy is left');
-    assert.deepEqual(await engineCgroups(), [], 'no cgroup of the engine is left');
-    assert.deepEqual(await engineBridges(), [], 'no br-* link is left');
-    const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => m.startsWith(`${ENGINE_RUN_DIR}/`) || m.startsWith(`${engineDataRoot()}/`));
-    assert.deepEqual(mounts, [], 'no mount of the engine is left');
-    assert.equal(existsSync(ENGINE_RUN_DIR), false, 'the engine run dir is gone');
-    assert.equal(await hostRules(), rulesBefore, "the host's iptables rules are exactly as before");
-    down = true;
+      const said: string[] = [];
+      const dead = { pid: engine.pid, dir: ENGINE_RUN_DIR, startedAt: new Date().toISOString() };
+      await reapStaleHolder(dead, (m) => said.push(m), 'real-node');
+      assert.match(said.join('\n'), /kind's engine \(dockerd pid \d+\) died holding the lock/);
+      assert.deepEqual(await engineProcesses(), [], 'no containerd, shim, container or docker-proxy is left');
+      assert.deepEqual(await engineCgroups(), [], 'no cgroup of the engine is left');
+      assert.deepEqual(await engineBridges(), [], 'no br-* link is left');
+      const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+        .split('\n')
+        .map((l) => l.split(' ')[4] ?? '')
+        .filter((m) => m.startsWith(`${ENGINE_RUN_DIR}/`) || m.startsWith(`${engineDataRoot()}/`));
+      assert.deepEqual(mounts, [], 'no mount of the engine is left');
+      assert.equal(existsSync(ENGINE_RUN_DIR), false, 'the engine run dir is gone');
+      assert.equal(await hostRules(), rulesBefore, "the host's iptables rules are exactly as before");
+      down = true;
+    } finally {
+      await lock.release();
+    }
   });
 });
