@@ -160,6 +160,15 @@ export async function deleteNodeNetwork(net: NodeNetwork): Promise<void> {
   await run('ip', ['link', 'del', net.bridge], { allowFail: true });
 }
 
+/**
+ * Bridges of real-node runs (`wr-<8 hex>`, see createNodeNetwork). Only one real node runs per machine, so to the run
+ * holding the lock any of them is a leftover whose lock record was lost (removed by hand, or claimed by a clean-up
+ * that did not know it): its service route would make this run's `ip route add` fail with "File exists".
+ */
+export async function leftoverNodeBridges(): Promise<string[]> {
+  return (await hostLinks()).filter((name) => /^wr-[0-9a-f]{8}$/.test(name));
+}
+
 /** Links currently on the host (names), for before/after comparisons. */
 export async function hostLinks(): Promise<string[]> {
   const out = await run('ip', ['-j', 'link', 'show']);

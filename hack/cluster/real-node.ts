@@ -26,6 +26,7 @@ import {
   createNodeNetwork,
   deleteNodeNetwork,
   enableForwarding,
+  leftoverNodeBridges,
   type NodeNetwork,
   removeForwardGuard,
   restoreForwarding,
@@ -188,6 +189,12 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
 
   try {
     installPrerequisites();
+    for (const bridge of await leftoverNodeBridges()) {
+      o.log(`removing ${bridge}, the bridge of an earlier real-node run that no lock record names`);
+      const leftover = { bridge, subnet: '', nodeIp: '' };
+      await removeForwardGuard(leftover);
+      await deleteNodeNetwork(leftover); // its routes go with it
+    }
     net = await createNodeNetwork(o.serviceCidr);
     await lock.update({ bridge: net.bridge });
     ipForwardBefore = await enableForwarding();

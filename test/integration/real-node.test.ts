@@ -3,6 +3,7 @@
 // The suites run one after the other: only one real node may run on a machine at a time.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -504,8 +505,10 @@ describe('real node after a SIGKILLed run', { skip: unsupported ? `skipped: ${un
   let next: LocalCluster | undefined;
   let work: string | undefined;
   let deadDir: string | undefined;
+  let unrecorded: string | undefined;
   after(async () => {
     await next?.stop().catch(() => {});
+    if (unrecorded) await run('ip', ['link', 'del', unrecorded], { allowFail: true });
     if (work) await rm(work, { recursive: true, force: true });
     if (deadDir) await rm(deadDir, { recursive: true, force: true });
   });
@@ -569,8 +572,13 @@ describe('real node after a SIGKILLed run', { skip: unsupported ? `skipped: ${un
       t.diagnostic(`another real-node run took the lock (pid ${holderPid}) and reaped first: premise not checked`);
     }
 
+    // A bridge of a real-node run that no lock record names (its lock removed by hand): the next run removes it too.
+    unrecorded = `wr-${randomBytes(4).toString('hex')}`;
+    await run('ip', ['link', 'add', unrecorded, 'type', 'bridge']);
+
     // Without kube-router of its own, so what is gone was removed by the reaping, not by a new kube-router's sync.
     next = await startCluster({ node: 'real', networkPolicies: false, log: () => {} });
+    assert.ok(!(await hostLinks()).includes(unrecorded), 'a bridge no lock record names is removed as well');
     assert.deepEqual(
       (await kubeRouterIpsets()).filter((x) => dead.sets.includes(x)),
       [],
