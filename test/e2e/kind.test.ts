@@ -524,12 +524,20 @@ describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsu
     await kindDownOffline(log, { keepLock: true });
     down = true;
     figures['kind:down'] = Number(((performance.now() - t0) / 1000).toFixed(1));
-    assert.deepEqual(await engineBridges(), [], 'no br-* link (the kind network) is left');
-    assert.deepEqual(await engineCgroups(), [], 'no cgroup of the engine is left');
-    assert.deepEqual(await engineProcesses(), [], 'no dockerd, containerd, shim, docker-proxy or node process is left');
-    assert.equal(existsSync(ENGINE_RUN_DIR), false, 'the engine run dir is gone');
-    assert.equal(await hostRules(), rulesBefore, "the host's iptables rules are exactly as before");
-    await releaseKindLock();
+    try {
+      assert.deepEqual(await engineBridges(), [], 'no br-* link (the kind network) is left');
+      assert.deepEqual(await engineCgroups(), [], 'no cgroup of the engine is left');
+      assert.deepEqual(
+        await engineProcesses(),
+        [],
+        'no dockerd, containerd, shim, docker-proxy or node process is left',
+      );
+      assert.equal(existsSync(ENGINE_RUN_DIR), false, 'the engine run dir is gone');
+      assert.equal(await hostRules(), rulesBefore, "the host's iptables rules are exactly as before");
+    } finally {
+      // Now in this process's name: kept after a failed check, the next test would wait on itself for the lock.
+      await releaseKindLock();
+    }
     const lock = await readFile(REAL_NODE_LOCK, 'utf8').catch(() => '');
     assert.ok(!lock.includes(ENGINE_RUN_DIR), 'the lock is released');
   });
