@@ -47,7 +47,10 @@ export interface TimestampRequestOptions {
  */
 export async function requestTimestamp(data: Uint8Array, opts: TimestampRequestOptions): Promise<Uint8Array> {
   const nonce = randomBytes(8);
-  nonce[0] = (nonce[0] ?? 0) & 0x7f; // a positive INTEGER without a leading zero byte
+  // DER wants the shortest encoding of a positive INTEGER: top bit clear, and no zero first byte (then the value would
+  // fit in fewer bytes). A TSA decoding strictly (sigstore's, Go's encoding/asn1) answers HTTP 400 to anything else,
+  // which a first byte of only `& 0x7f` produced for 1 request in 256. 0x40–0x7f keeps 62 random bits.
+  nonce[0] = ((nonce[0] ?? 0) & 0x3f) | 0x40;
   const request = new pkijs.TimeStampReq({
     version: 1,
     messageImprint: new pkijs.MessageImprint({

@@ -382,28 +382,40 @@ describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsu
       ])
     ).match(/image:\s*(\S+)/)?.[1];
     assert.ok(helper);
-    const probe = async (script: string) =>
-      k
-        .kubectl([
-          '-n',
-          'default',
-          'run',
-          `probe-${Date.now()}`,
-          '--rm',
-          '-i',
-          '--restart=Never',
-          `--image=${helper}`,
-          '--image-pull-policy=Never',
-          '--command',
-          '--',
-          'bash',
-          '-c',
-          script,
-        ])
-        .then(
-          (out) => out,
-          (e: Error) => `FAILED ${e.message}`,
+    // Run to completion, then read its log: `kubectl run -i --rm` attaches after the container starts and loses what
+    // a short script printed before that (CI saw a probe print nothing).
+    const probe = async (script: string) => {
+      const probeName = `probe-${Date.now()}`;
+      await k.kubectl([
+        '-n',
+        'default',
+        'run',
+        probeName,
+        '--restart=Never',
+        `--image=${helper}`,
+        '--image-pull-policy=Never',
+        '--command',
+        '--',
+        'bash',
+        '-c',
+        script,
+      ]);
+      try {
+        await eventually(
+          `probe ${probeName} finished`,
+          async () => {
+            const phase = await k
+              .kubectl(['-n', 'default', 'get', 'pod', probeName, '-o', 'jsonpath={.status.phase}'])
+              .then((p) => p.trim());
+            return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
+          },
+          120_000,
         );
+        return await k.kubectl(['-n', 'default', 'logs', probeName]);
+      } finally {
+        await k.kubectl(['-n', 'default', 'delete', 'pod', probeName, '--wait=false']).catch(() => '');
+      }
+    };
     const kubernetes = await probe('timeout 5 bash -c "</dev/tcp/10.96.0.1/443" && echo reached');
     assert.match(kubernetes, /reached/, 'the probe itself works (the apiserver Service, no policy in default)');
     const synapse = await probe(
