@@ -159,13 +159,10 @@ export async function removeRuntimeLeftovers(containerIds: string[]): Promise<vo
     if ([...ids].some((id) => f.includes(`-${id}-`))) await rm(`${results}/${f}`, { force: true });
   }
   // A SIGKILLed shim leaves its socket behind: drop the ones no live process has bound (absent from /proc/net/unix).
-  const bound = new Set(
-    (await readFile('/proc/net/unix', 'utf8').catch(() => ''))
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/)[7])
-      .filter((p): p is string => !!p),
-  );
-  for (const f of await readdir(SHIM_SOCKET_DIR).catch(() => [] as string[])) {
+  // Listed before the bound ones are read: a shim starting in between (bind makes the file) is then seen bound.
+  const sockets = await readdir(SHIM_SOCKET_DIR).catch(() => [] as string[]);
+  const bound = await boundUnixSockets();
+  for (const f of sockets) {
     const path = `${SHIM_SOCKET_DIR}/${f}`;
     if (!bound.has(path)) await rm(path, { force: true });
   }
@@ -185,4 +182,14 @@ export async function removeRuntimeLeftovers(containerIds: string[]): Promise<vo
 export async function taskIdsOnDisk(dir: string): Promise<string[]> {
   const tasks = join(dir, 'state', 'io.containerd.runtime.v2.task', NS);
   return (await readdir(tasks).catch(() => [] as string[])).filter((id) => /^[0-9a-f]{64}$/.test(id));
+}
+
+/** The paths of the unix sockets some live process has bound. */
+export async function boundUnixSockets(): Promise<Set<string>> {
+  return new Set(
+    (await readFile('/proc/net/unix', 'utf8').catch(() => ''))
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[7])
+      .filter((p): p is string => !!p),
+  );
 }
