@@ -1,6 +1,7 @@
 import { API_VERSION, KIND } from './api/v1alpha1/incidentchannel.ts';
 import type { OperatorConfig } from './config.ts';
 import { type Channel, toChannel } from './controllers/incidentchannel/channel.ts';
+import { updateNeedsReconcile } from './controllers/incidentchannel/channel-updates.ts';
 import {
   ChildIndex,
   type Projected,
@@ -96,7 +97,7 @@ export async function startOperator(deps: OperatorDeps): Promise<Operator> {
     relistIntervalMs: config.resyncPeriod,
     handlers: {
       onUpsert: (o, old) => {
-        queue.add(o.metadata.name);
+        if (updateNeedsReconcile(o, old)) queue.add(o.metadata.name);
         if (mayFreeRelayBlock({ channel: o, old, deleted: false })) wakeAwaitingRelayPorts();
       },
       onDelete: (o) => {

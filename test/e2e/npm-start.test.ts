@@ -153,15 +153,15 @@ test('npm start -- --secrets=sealed on a cluster without the sealed-secrets CRD:
   );
   assert.equal(stalled.reason, 'SealedSecretsUnavailable');
   assert.match(stalled.message, /does not serve SealedSecrets \(bitnami\.com\/v1alpha1\).*--secrets=plain/);
-  // The stall backs off (30 s, then 1 min, …): said on the first pass, and again when the echoes of that pass's own
-  // writes (its finalizer, its status) wake it, one each when a busy machine delivers them apart; then nothing until
-  // the backoff is over, and never logged as a reconcile error.
+  // The stall backs off (30 s, then 1 min, …) and is said once: the passes its own writes wake (the finalizer, the
+  // status, the new namespace's children) fall inside the backoff and have nothing new to say. Never logged as a
+  // reconcile error.
   const said = () => output().match(/does not serve SealedSecrets/g)?.length ?? 0;
   await new Promise((r) => setTimeout(r, 3000)); // the echoes come within ~100 ms
-  const afterEcho = said();
-  assert.ok(afterEcho >= 1 && afterEcho <= 3, `said ${afterEcho} times`);
+  console.log(`npm start --secrets=sealed: the stall was said ${said()} time(s) in its first 3 s`);
+  assert.equal(said(), 1);
   await new Promise((r) => setTimeout(r, 8000));
-  assert.equal(said(), afterEcho, 'not said again within the backoff (no retry loop)');
+  assert.equal(said(), 1, 'not said again within the backoff (no retry loop)');
   assert.doesNotMatch(output(), /Reconciler error|404 page not found/);
   proc.kill('SIGINT');
   await within(90_000, 'exit after Ctrl-C', async () => proc.exitCode ?? undefined, tail);

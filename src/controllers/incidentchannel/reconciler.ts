@@ -81,7 +81,11 @@ export class IncidentChannelReconciler {
   readonly #nameOfLabel = new Map<string, string>();
   readonly #relay: RelayPortAllocator;
   readonly #failingSince = new Map<string, number>();
-  readonly #stalls = new Map<string, { generation: number | undefined; attempts: number }>();
+  /** Each stalled channel's stall, as last said, and when its backoff ends. */
+  readonly #stalls = new Map<
+    string,
+    { generation: number | undefined; reason: string; message: string; attempts: number; until: number }
+  >();
   /** Channels stalled for want of a free relay block: woken when one may have been freed (mayFreeRelayBlock). */
   readonly #awaitingRelayPorts = new Set<string>();
   /** Channels whose namespace delete this process sent (see TeardownDeps.deleteSent). */
@@ -370,13 +374,27 @@ export class IncidentChannelReconciler {
       stalled,
     };
     await this.#writeStatus(channel, liveStatus(channel, outcome, this.#d.now()), rc.signal);
+    const name = channel.metadata.name;
+    const now = this.#d.now().getTime();
+    const prev = this.#stalls.get(name);
+    const sameGeneration = prev !== undefined && prev.generation === channel.metadata.generation;
+    if (sameGeneration && prev.reason === stalled.reason && prev.message === stalled.message && now < prev.until) {
+      // Woken inside its backoff (by the echoes of the very pass that stalled it, a child's status): nothing new to
+      // say, and the backoff keeps its end.
+      return { requeueAfter: prev.until - now };
+    }
     await this.#d.emit(channel, { type: 'Warning', reason: stalled.reason, action, note: stalled.message }, rc.signal);
     rc.log.warn({ reason: stalled.reason }, stalled.message);
-    const name = channel.metadata.name;
-    const prev = this.#stalls.get(name);
-    const attempts = prev && prev.generation === channel.metadata.generation ? prev.attempts + 1 : 0;
-    this.#stalls.set(name, { generation: channel.metadata.generation, attempts });
-    return { requeueAfter: Math.min(STALL_BACKOFF_MS.first * 2 ** attempts, STALL_BACKOFF_MS.max) };
+    const attempts = sameGeneration ? prev.attempts + 1 : 0;
+    const delay = Math.min(STALL_BACKOFF_MS.first * 2 ** attempts, STALL_BACKOFF_MS.max);
+    this.#stalls.set(name, {
+      generation: channel.metadata.generation,
+      reason: stalled.reason,
+      message: stalled.message,
+      attempts,
+      until: now + delay,
+    });
+    return { requeueAfter: delay };
   }
 
   /** A transient error that has lasted over a minute shows in Reconciling's message; the phase stays as it was. */
@@ -460,8 +478,9 @@ export class IncidentChannelReconciler {
 
   /**
    * A child changed in the watch caches: returns the channel to reconcile. Our own apply's echo and a status change
-   * (same generation as we applied) only wake it to read readiness; anything else is drift, so the next reconcile
-   * applies again.
+   * (same generation as we applied) only wake it to read readiness, and not at all while it is stalled (a human must
+   * act; its backoff says when to look again, not the echoes of the pass that stalled it); anything else is drift, so
+   * the next reconcile applies again.
    */
   noteChildEvent(child: KubeObject, deleted: boolean): string | undefined {
     const label = child.metadata.labels?.['warroom.dev/channel'];
@@ -475,8 +494,9 @@ export class IncidentChannelReconciler {
     if (deleted || !(echo || statusOnly)) {
       this.#ours.delete(key);
       this.#applied.delete(name);
+      return name;
     }
-    return name;
+    return this.#stalls.has(name) ? undefined : name;
   }
 }
 

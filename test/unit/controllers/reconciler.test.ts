@@ -191,9 +191,16 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
     assert.equal(w.cluster.channel('ir-2026-0042')?.status?.phase, 'Failed');
     assert.equal(cond(w, 'ir-2026-0042', 'Ready')?.reason, 'Stalled');
     assert.ok(w.events.some((e) => e.ev.type === 'Warning' && e.ev.reason === 'ChildRejected'));
-    const r2 = await w.reconciler.reconcile('ir-2026-0042', w.rc);
     assert.ok((r1.requeueAfter ?? 0) >= 30_000, 'no hot retry');
+    const warnings = () => w.events.filter((e) => e.ev.reason === 'ChildRejected').length;
+    w.clock.now += 1_000;
+    const woken = await w.reconciler.reconcile('ir-2026-0042', w.rc);
+    assert.equal(woken.requeueAfter, (r1.requeueAfter ?? 0) - 1_000, 'woken inside the backoff: it keeps its end');
+    assert.equal(warnings(), 1, 'and the same stall is not said again');
+    w.clock.now += woken.requeueAfter ?? 0;
+    const r2 = await w.reconciler.reconcile('ir-2026-0042', w.rc);
     assert.ok((r2.requeueAfter ?? 0) > (r1.requeueAfter ?? 0), 'exponential backoff');
+    assert.equal(warnings(), 2, 'said again once the backoff is over');
     w.cluster.failApply.clear();
     w.cluster.putChannel(minimal({ title: 'fixed' }, { generation: 2 }));
     await w.reconciler.reconcile('ir-2026-0042', w.rc);
