@@ -116,6 +116,7 @@ export class IncidentChannelReconciler {
 
     if (channel.metadata.deletionTimestamp) {
       if (!hasFinalizer(channel)) return {};
+      this.#stalls.delete(name); // torn down now: its children's events matter again
       const pending = await tearDown(this.#teardownDeps(rc), channel, 'Deleted', rc.signal);
       if (pending !== 'done') return { requeueAfter: pending };
       await removeFinalizer(this.#d.cluster, channel, rc.signal);
@@ -177,6 +178,7 @@ export class IncidentChannelReconciler {
       this.#d.expiry,
     );
     if (decision.action === 'teardown') {
+      this.#stalls.delete(channel.metadata.name);
       const pending = await tearDown(this.#teardownDeps(rc), channel, decision.reason, rc.signal, decision.expiresAt);
       if (pending === 'done') this.#forget(channel.metadata.name);
       return pending === 'done' ? {} : { requeueAfter: pending };

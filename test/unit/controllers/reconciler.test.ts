@@ -201,10 +201,33 @@ describe('reconciler (fast tier, in-memory cluster double)', () => {
     const r2 = await w.reconciler.reconcile('ir-2026-0042', w.rc);
     assert.ok((r2.requeueAfter ?? 0) > (r1.requeueAfter ?? 0), 'exponential backoff');
     assert.equal(warnings(), 2, 'said again once the backoff is over');
+    // While stalled, the echo of one of its own applies wakes nothing; drift (someone else's change) does.
+    const policy = [...w.cluster.objects.values()].find((o) => o.kind === 'NetworkPolicy');
+    assert.ok(policy);
+    assert.equal(w.reconciler.noteChildEvent(policy, false), undefined, 'our own echo, while stalled');
+    const drifted = { ...policy, metadata: { ...policy.metadata, resourceVersion: 'someone-else' } };
+    assert.equal(w.reconciler.noteChildEvent(drifted, false), 'ir-2026-0042', 'drift, while stalled');
     w.cluster.failApply.clear();
     w.cluster.putChannel(minimal({ title: 'fixed' }, { generation: 2 }));
     await w.reconciler.reconcile('ir-2026-0042', w.rc);
     assert.equal(cond(w, 'ir-2026-0042', 'Stalled'), undefined, 'a fixed spec clears Stalled');
+    const echo = [...w.cluster.objects.values()].find((o) => o.kind === 'NetworkPolicy');
+    assert.ok(echo);
+    assert.equal(w.reconciler.noteChildEvent(echo, false), 'ir-2026-0042', 'no longer stalled: echoes read readiness');
+  });
+
+  it('a stalled channel closed: its teardown hears its children again', async () => {
+    w.cluster.putChannel(minimal());
+    w.cluster.failApply.set('Deployment/element', new ApiError(422, 'Invalid', 'Deployment.apps "element" is invalid'));
+    await w.reconciler.reconcile('ir-2026-0042', w.rc);
+    assert.equal(cond(w, 'ir-2026-0042', 'Stalled')?.reason, 'ChildRejected');
+    const policy = [...w.cluster.objects.values()].find((o) => o.kind === 'NetworkPolicy');
+    assert.ok(policy);
+    assert.equal(w.reconciler.noteChildEvent(policy, false), undefined);
+    w.cluster.putChannel(minimal({ closed: true }, { generation: 2 }));
+    await w.reconciler.reconcile('ir-2026-0042', w.rc);
+    assert.equal(w.cluster.channel('ir-2026-0042')?.status?.phase, 'Archiving');
+    assert.equal(w.reconciler.noteChildEvent(policy, false), 'ir-2026-0042');
   });
 
   it('a quota refusal is retried with backoff, not Stalled: usage changes as the quota controller recounts', async () => {
