@@ -161,6 +161,16 @@ export async function deleteNodeNetwork(net: NodeNetwork): Promise<void> {
 }
 
 /**
+ * Removes a dead run's bridge known only by its name (from its lock record, or found by leftoverNodeBridges): its
+ * forward guard, its pods' veths and the bridge; its service route goes with the link.
+ */
+export async function removeLeftoverBridge(bridge: string): Promise<void> {
+  const net = { bridge, subnet: '', nodeIp: '' };
+  await removeForwardGuard(net);
+  await deleteNodeNetwork(net);
+}
+
+/**
  * Bridges of real-node runs (`wr-<8 hex>`, see createNodeNetwork). Only one real node runs per machine, so to the run
  * holding the lock any of them is a leftover whose lock record was lost (removed by hand, or claimed by a clean-up
  * that did not know it): its service route would make this run's `ip route add` fail with "File exists".

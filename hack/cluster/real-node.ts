@@ -29,6 +29,7 @@ import {
   leftoverNodeBridges,
   type NodeNetwork,
   removeForwardGuard,
+  removeLeftoverBridge,
   restoreForwarding,
 } from './host-net.ts';
 import { destroyKubeRouterIpsets, grantKubeRouter, KUBE_ROUTER_USER, startKubeRouter } from './kube-router.ts';
@@ -191,9 +192,7 @@ export async function prepareRealNode(o: PrepareRealNodeOptions): Promise<RealNo
     installPrerequisites();
     for (const bridge of await leftoverNodeBridges()) {
       o.log(`removing ${bridge}, the bridge of an earlier real-node run that no lock record names`);
-      const leftover = { bridge, subnet: '', nodeIp: '' };
-      await removeForwardGuard(leftover);
-      await deleteNodeNetwork(leftover); // its routes go with it
+      await removeLeftoverBridge(bridge);
     }
     net = await createNodeNetwork(o.serviceCidr);
     await lock.update({ bridge: net.bridge });

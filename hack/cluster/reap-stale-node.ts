@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { removeRuntimeLeftovers, taskIdsOnDisk } from './containerd.ts';
 import { flushKubeChains, killProcessesUsing, unmountAllUnder } from './host-cleanup.ts';
-import { deleteNodeNetwork, removeForwardGuard, restoreForwarding } from './host-net.ts';
+import { removeLeftoverBridge, restoreForwarding } from './host-net.ts';
 import { destroyKubeRouterIpsets } from './kube-router.ts';
 import type { LockHolder } from './real-node-lock.ts';
 
@@ -17,11 +17,7 @@ export async function reapStaleNode(holder: LockHolder): Promise<void> {
   const containerIds = await taskIdsOnDisk(join(nodeDir, 'containerd'));
   await killProcessesUsing(nodeDir, containerIds);
   await unmountAllUnder(nodeDir);
-  if (holder.bridge) {
-    const net = { bridge: holder.bridge, subnet: '', nodeIp: '' };
-    await removeForwardGuard(net);
-    await deleteNodeNetwork(net);
-  }
+  if (holder.bridge) await removeLeftoverBridge(holder.bridge);
   await flushKubeChains();
   await destroyKubeRouterIpsets();
   await removeRuntimeLeftovers(containerIds);
