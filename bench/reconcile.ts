@@ -129,6 +129,14 @@ const waitReady = async (names: string[], timeoutMs: number) => {
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const ms = (x: number) => `${x.toFixed(0)} ms`;
+/** Applies one channel and adds its apply → all children applied to `into`; returns when it was applied. */
+const applyTimed = async (name: string, into: number[]) => {
+  const t0 = performance.now();
+  await client.create(channel(name));
+  await waitReady([name], 30_000);
+  if (readyAt.has(name)) into.push((readyAt.get(name) ?? 0) - t0);
+  return t0;
+};
 
 // 1a. one at a time on a quiet cluster: each channel is applied once the previous one is up on kwok and a second has
 // passed, as when one SOC applies one war room. 1b below applies them back to back.
@@ -136,10 +144,7 @@ let cpu0 = cpuMs();
 const quiet: number[] = [];
 for (let i = 0; i < SEQ; i++) {
   const name = `quiet-${i}`;
-  const t0 = performance.now();
-  await client.create(channel(name));
-  await waitReady([name], 30_000);
-  if (readyAt.has(name)) quiet.push((readyAt.get(name) ?? 0) - t0);
+  await applyTimed(name, quiet);
   const upBy = performance.now() + 60_000;
   while (!upAt.has(name) && performance.now() < upBy) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 1000));
@@ -160,11 +165,7 @@ const seqUp: number[] = [];
 const created = new Map<string, number>();
 for (let i = 0; i < SEQ; i++) {
   const name = `seq-${i}`;
-  const t0 = performance.now();
-  await client.create(channel(name));
-  await waitReady([name], 30_000);
-  if (readyAt.has(name)) seq.push((readyAt.get(name) ?? 0) - t0);
-  created.set(name, t0);
+  created.set(name, await applyTimed(name, seq));
 }
 // Workloads come up on their own clock (PVC binding, kwok); collect those times after the loop, bounded.
 const upDeadline = performance.now() + 120_000;
