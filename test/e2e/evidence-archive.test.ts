@@ -22,7 +22,7 @@ import type { Operator } from '../../src/operator.ts';
 import { RECORDER_ENV } from '../../src/recorder/config.ts';
 import { useCluster } from '../cluster/index.ts';
 import { eventually, kubectl } from '../support/kubectl.ts';
-import { freeTcpPort } from '../support/matrix-ports.ts';
+import { freeTcpPorts } from '../support/matrix-ports.ts';
 import { type PeerProcess, startPeerProcess, waitUntil } from '../support/matrix-process.ts';
 import { type SdkUser, startSdkUser } from '../support/matrix-sdk-client.ts';
 import { installCrd, startTestOperator, testShard } from '../support/operator.ts';
@@ -67,8 +67,8 @@ const condition = (c: Channel | undefined, type: string) => c?.status?.condition
 before(async () => {
   await installCrd(await cluster.ready());
   dir = await mkdtemp(join(tmpdir(), 'warroom-evidence-e2e-'));
-  const statusPort = await freeTcpPort();
-  controlPort = await freeTcpPort();
+  const [statusPort, freeControlPort] = (await freeTcpPorts(2)) as [number, number];
+  controlPort = freeControlPort;
   statusUrl = `http://127.0.0.1:${statusPort}`;
   operator = await startTestOperator(cluster(), {
     selector: shard.selector,

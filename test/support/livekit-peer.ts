@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from '../../hack/cluster/binaries.ts';
 import { liveKitStartCommand, renderLiveKitConfig } from '../../src/matrix/config/livekit.ts';
-import { freeTcpPort } from './matrix-ports.ts';
+import { freeTcpPorts } from './matrix-ports.ts';
 import { type PeerProcess, startPeerProcess, waitUntil } from './matrix-process.ts';
 
 export interface LiveKitPeer {
@@ -28,7 +28,7 @@ export async function startLiveKit(options: {
 }): Promise<LiveKitPeer> {
   const { 'livekit-server': binary } = await ensureBinaries(['livekit-server']);
   const root = await mkdtemp(join(tmpdir(), 'warroom-livekit-'));
-  const [port, rtcTcpPort, rtcUdpPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
+  const [port, rtcTcpPort, rtcUdpPort] = (await freeTcpPorts(3)) as [number, number, number];
   const keyFile = join(root, 'keys.yaml');
   await writeFile(keyFile, `${options.apiKey}: ${options.apiSecret}\n`, { mode: 0o600 });
   const turnSecretPath = join(root, 'turn_shared_secret');

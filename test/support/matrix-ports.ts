@@ -1,19 +1,35 @@
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it). */
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
+export async function freeTcpPort(): Promise<number> {
+  const [port] = await freeTcpPorts(1);
+  return port as number;
+}
+
+/**
+ * `count` distinct TCP ports on 127.0.0.1 that were free a moment ago. Each listener stays open until all are picked:
+ * one closed before the next was asked for could be handed out again (CI once got LiveKit's two ports equal).
+ */
+export async function freeTcpPorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
       });
+    }
+    return servers.map((s) => {
+      const address = s.address();
+      if (!address || typeof address !== 'object') throw new Error('no port');
+      return address.port;
     });
-  });
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
 
 function udpPortIsFree(port: number): Promise<boolean> {

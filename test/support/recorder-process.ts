@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TranscriptRecord } from '../../src/evidence/transcript.ts';
 import { RECORDER_ENV } from '../../src/recorder/config.ts';
-import { freeTcpPort } from './matrix-ports.ts';
+import { freeTcpPorts } from './matrix-ports.ts';
 import { type PeerProcess, startPeerProcess, waitUntil } from './matrix-process.ts';
 import { MAIN, NODE } from './war-room-accounts.ts';
 
@@ -30,7 +30,7 @@ export async function startRecorderProcess(opts: {
   const passwordFile = join(opts.dir, 'recorder-password');
   await mkdir(opts.dir, { recursive: true });
   await writeFile(passwordFile, `${opts.account.password}\n`, { mode: 0o600 });
-  const [port, membershipPort] = [await freeTcpPort(), await freeTcpPort()];
+  const [port, membershipPort] = (await freeTcpPorts(2)) as [number, number];
   const api = `http://127.0.0.1:${port}`;
   const peer = startPeerProcess(NODE, [MAIN, 'recorder'], {
     env: {

@@ -11,7 +11,7 @@ import {
   SYNAPSE_SECRET_FILES,
   synapseCommandArgs,
 } from '../../src/matrix/config/synapse.ts';
-import { freeTcpPort } from './matrix-ports.ts';
+import { freeTcpPorts } from './matrix-ports.ts';
 import { type PeerProcess, startPeerProcess, waitUntil } from './matrix-process.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -68,8 +68,9 @@ export async function startSynapse(options: StartSynapseOptions): Promise<Synaps
   const root = await mkdtemp(join(tmpdir(), 'warroom-synapse-'));
   const paths = { configDir: join(root, 'config'), secretsDir: join(root, 'secrets'), dataDir: join(root, 'data') };
   await Promise.all(Object.values(paths).map((dir) => mkdir(dir, { recursive: true, mode: 0o700 })));
-  const ports = { client: await freeTcpPort(), metrics: await freeTcpPort() };
-  const openIdPort = options.rtcAuthoriserUrl ? await freeTcpPort() : undefined;
+  const [client, metrics, openId] = (await freeTcpPorts(3)) as [number, number, number];
+  const ports = { client, metrics };
+  const openIdPort = options.rtcAuthoriserUrl ? openId : undefined;
   const baseUrl = `http://127.0.0.1:${ports.client}`;
 
   const secrets: SynapseSecrets = {
