@@ -67,18 +67,41 @@ export async function processesUsing(dir: string, containerIds: string[] = []): 
   return found;
 }
 
-/** SIGKILLs every process tied to `dir` (or in one of `containerIds`) and waits (bounded) until none is left. */
+/**
+ * Whether every thread of `pid` has exited (or the process is gone). A SIGKILLed multi-threaded process (a Go shim)
+ * can lose its command line and working directory, when its leader thread exits, while other threads still hold its
+ * files open, its sockets bound among them: a process that merely vanished from processesUsing() may not be done yet.
+ */
+export async function hasExited(pid: number): Promise<boolean> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => undefined);
+  if (!tasks) return true;
+  for (const tid of tasks) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '');
+    // The state is the field after the command name, which is in parentheses and may itself hold spaces.
+    const state = stat.slice(stat.lastIndexOf(')') + 2).charAt(0);
+    if (state !== '' && state !== 'Z' && state !== 'X') return false;
+  }
+  return true;
+}
+
+/**
+ * SIGKILLs every process tied to `dir` (or in one of `containerIds`) and waits (bounded) until none is left and every
+ * one it killed has fully exited, so what they held (a shim's bound socket) is released before the caller looks.
+ */
 export async function killProcessesUsing(dir: string, containerIds: string[] = []): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  const killed = new Set<number>();
+  for (let attempt = 0; attempt < 50; attempt++) {
     const procs = await processesUsing(dir, containerIds);
-    if (procs.length === 0) return;
     for (const p of procs) {
+      killed.add(p.pid);
       try {
         process.kill(p.pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }
+    for (const pid of killed) if (await hasExited(pid)) killed.delete(pid);
+    if (procs.length === 0 && killed.size === 0) return;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
