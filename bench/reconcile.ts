@@ -220,7 +220,7 @@ const total = delta.reduce((n, [, d]) => n + d, 0);
 console.log(
   `apiserver writes during 45 s idle (two resyncs of ${SEQ + extra.length} channels): ${total}` +
     (delta.length
-      ? ` — ${delta.map(([k, d]) => `${k}: ${d}`).join(', ')} (resourcequotas/status is kube-controller-manager recomputing quota usage, not the operator)`
+      ? ` — ${delta.map(([k, d]) => `${k}: ${d}`).join(', ')} (resourcequotas/status is kube-controller-manager recomputing quota usage, and PATCH events is another component's recorder counting a repeated event: the operator's recorder only creates events)`
       : ''),
 );
 

@@ -49,12 +49,17 @@ if (!configured && !passThrough.some((a) => a.startsWith('--kubeconfig'))) {
   );
 }
 
+// On a workstation the status API is for this machine: loopback, unless the address is asked for (a flag after these
+// wins; the environment variable is left to speak for itself). The operator's own default, all interfaces, is for
+// its pod, where the Service and the kubelet's probes reach it.
+const loopbackUnlessAsked = process.env.WARROOM_HTTP_ADDRESS ? [] : ['--http-address=127.0.0.1'];
 const operatorArgv = [
   process.execPath,
   join(root, 'src', 'main.ts'),
   'operator',
   '--leader-elect=false',
   '--http-port=0',
+  ...loopbackUnlessAsked,
   ...localFlags,
   ...passThrough,
 ];

@@ -116,9 +116,11 @@ test('npm start with no cluster configured: the minimal example reaches Ready, a
   assert.equal(reason('Recording'), 'RecorderUnreachable', 'kwok runs no recorder, and says so');
   assert.doesNotMatch(output(), /Reconciler error/, 'no reconcile failed on the way (no retry loop)');
 
-  // The status API it started answers on loopback.
-  const port = Number(/"url":"http:\/\/[^"]*:(\d+)","msg":"status API listening"/.exec(output())?.[1]);
+  // The status API it started listens on loopback only: a workstation's run is not served to its network.
+  const listening = /"url":"http:\/\/([^"]*):(\d+)","msg":"status API listening"/.exec(output());
+  const port = Number(listening?.[2]);
   assert.ok(port > 0, 'the status API says where it listens');
+  assert.equal(listening?.[1], '127.0.0.1');
   assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
 
   // Ctrl-C: the operator drains, the cluster stops, its temp dir goes, and no process of it is left.
