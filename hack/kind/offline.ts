@@ -34,7 +34,7 @@ export const OPERATOR_NAMESPACE = 'warroom-system';
 export const OPERATOR_RELEASE = 'warroom';
 /** The node container kind names after the cluster. */
 export const NODE_CONTAINER = `${CLUSTER_NAME}-control-plane`;
-const LOCK_WAIT_MS = 10 * 60_000;
+const DEFAULT_LOCK_WAIT_MS = 10 * 60_000;
 
 /** CoreDNS for cluster names only: kubeadm's Corefile minus `forward`, so no query ever leaves the cluster. */
 export const COREFILE = `.:53 {
@@ -76,6 +76,8 @@ export interface UpOptions {
   installWarroom?: boolean;
   /** Called once the one-per-machine lock is held, before the cluster changes the host's network. */
   onLocked?: () => Promise<void>;
+  /** How long to wait for a real-node cluster (or another kind) to release the one-per-machine lock (default 10 min). */
+  lockWaitMs?: number;
 }
 
 export const kubeconfigPath = () => join(ENGINE_RUN_DIR, 'kubeconfig');
@@ -141,7 +143,7 @@ export async function kindUpOffline(o: UpOptions): Promise<OfflineKind> {
   if (held?.dir === ENGINE_RUN_DIR && held.pid === engine.pid) {
     o.log(`this engine (dockerd pid ${engine.pid}) already holds the one-per-machine lock`);
   } else {
-    await takeLock(engine, o.log);
+    await takeLock(engine, o.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, o.log);
   }
   mark('one-per-machine lock held');
   await o.onLocked?.();
@@ -217,10 +219,10 @@ async function lockHolder(): Promise<LockHolder | undefined> {
 }
 
 /** The real node's lock (both change the host's network), then handed to dockerd, which outlives this process. */
-async function takeLock(engine: Engine, log: (m: string) => void): Promise<void> {
+async function takeLock(engine: Engine, waitMs: number, log: (m: string) => void): Promise<void> {
   const me: LockHolder = { pid: process.pid, dir: ENGINE_RUN_DIR, startedAt: new Date().toISOString() };
   const lock = await acquireRealNodeLock(me, {
-    waitMs: LOCK_WAIT_MS,
+    waitMs,
     reapStale: (holder) => reapStaleHolder(holder, log, 'kind'),
     log,
   });

@@ -263,6 +263,9 @@ describe('the war room on kind, offline', { skip: unsupported ? `skipped: ${unsu
       // The rules are read once the lock is held: a real-node run before it may still have had its own.
       k = await kindUpOffline({
         log,
+        // In `npm test` the real-node, war-room and isolation files queue for the lock too: one CI run's kind waited
+        // 386 s for their turns, and in the worst order it waits for all of them, past kind:up's 10 min default.
+        lockWaitMs: 30 * 60_000,
         onLocked: async () => {
           rulesBefore = await hostRules();
         },
