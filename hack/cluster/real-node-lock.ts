@@ -31,7 +31,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function readHolder(path: string): Promise<LockHolder | undefined> {
+/** Who holds the lock, as its record says; undefined when it is free (or its record is being written). */
+export async function readLockHolder(path = REAL_NODE_LOCK): Promise<LockHolder | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as LockHolder;
   } catch {
@@ -68,7 +69,7 @@ async function takeOver(path: string, dead: LockHolder, me: LockHolder): Promise
     return false;
   }
   try {
-    if (!sameHolder(await readHolder(path), dead)) return false; // released, or taken over already
+    if (!sameHolder(await readLockHolder(path), dead)) return false; // released, or taken over already
     await writeAtomically(path, me);
     return true;
   } finally {
@@ -96,7 +97,7 @@ export async function acquireRealNodeLock(
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const holder = await readHolder(path);
+    const holder = await readLockHolder(path);
     if (holder && !alive(holder.pid)) {
       if (await takeOver(path, holder, me)) {
         opts.log(
@@ -137,6 +138,6 @@ export async function acquireRealNodeLock(
 }
 
 async function releaseIfMine(path: string, me: LockHolder): Promise<void> {
-  const holder = await readHolder(path);
+  const holder = await readLockHolder(path);
   if (holder?.pid === me.pid && holder.dir === me.dir) await rm(path, { force: true });
 }

@@ -4,13 +4,13 @@
 // its chart in the pinned module, the chart with images.* set to the local images. kindDown undoes all of it.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { ensureBinaries } from '../cluster/binaries.ts';
-import { acquireRealNodeLock, type LockHolder, REAL_NODE_LOCK } from '../cluster/real-node-lock.ts';
+import { acquireRealNodeLock, type LockHolder, REAL_NODE_LOCK, readLockHolder } from '../cluster/real-node-lock.ts';
 import { type BuiltImage, ensureImages, type ImageName, RUNTIME_IMAGES } from '../images/build.ts';
 import { sealedSecretsChartArgs, splitImageRef } from '../images/sealed-secrets-chart.ts';
 import {
@@ -139,7 +139,7 @@ export async function kindUpOffline(o: UpOptions): Promise<OfflineKind> {
   const node = await ensureNodeImage(env, o.log);
   mark(node.built ? 'node image built' : 'node image found in the engine');
 
-  const held = await lockHolder();
+  const held = await readLockHolder();
   if (held?.dir === ENGINE_RUN_DIR && held.pid === engine.pid) {
     o.log(`this engine (dockerd pid ${engine.pid}) already holds the one-per-machine lock`);
   } else {
@@ -207,14 +207,6 @@ export async function kindUpOffline(o: UpOptions): Promise<OfflineKind> {
       `kind:up failed: ${(err as Error).message.split('\n')[0]}; the cluster and engine stay up for a look (npm run kind:down)`,
     );
     throw err;
-  }
-}
-
-async function lockHolder(): Promise<LockHolder | undefined> {
-  try {
-    return JSON.parse(await readFile(REAL_NODE_LOCK, 'utf8')) as LockHolder;
-  } catch {
-    return undefined;
   }
 }
 
@@ -346,7 +338,7 @@ export async function kindDownOffline(log: (m: string) => void, opts: { keepLock
       await exec(kind, ['delete', 'cluster', '--name', CLUSTER_NAME, '--kubeconfig', kubeconfigPath()], env);
     }
   }
-  const held = await lockHolder();
+  const held = await readLockHolder();
   if (opts.keepLock && held?.dir === ENGINE_RUN_DIR) {
     // The lock names dockerd, which is about to stop: a real-node run waiting on it would take a dead holder's lock
     // at once (and start its bridge and rules while the caller still checks the host). This process holds it now.
@@ -358,5 +350,5 @@ export async function kindDownOffline(log: (m: string) => void, opts: { keepLock
 
 /** Releases the one-per-machine lock if kind's engine holds it. */
 export async function releaseKindLock(): Promise<void> {
-  if ((await lockHolder())?.dir === ENGINE_RUN_DIR) await rm(REAL_NODE_LOCK, { force: true });
+  if ((await readLockHolder())?.dir === ENGINE_RUN_DIR) await rm(REAL_NODE_LOCK, { force: true });
 }

@@ -18,7 +18,7 @@ import { forwardGuardPresent, hostLinks } from '../../hack/cluster/host-net.ts';
 import { kubeRouterIpsets } from '../../hack/cluster/kube-router.ts';
 import { type LocalCluster, startCluster } from '../../hack/cluster/local-cluster.ts';
 import { realNodeUnsupportedReason } from '../../hack/cluster/real-node.ts';
-import { REAL_NODE_LOCK } from '../../hack/cluster/real-node-lock.ts';
+import { REAL_NODE_LOCK, readLockHolder } from '../../hack/cluster/real-node-lock.ts';
 import { eventually, kubectl } from '../support/kubectl.ts';
 
 const IMAGE = 'localhost/warroom/test-busybox:1';
@@ -30,7 +30,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const LOCK_WAIT_MS = 20 * 60_000;
 
 async function lockHolderPid(): Promise<number | undefined> {
-  return (JSON.parse(await readFile(REAL_NODE_LOCK, 'utf8').catch(() => '{}')) as { pid?: number }).pid;
+  return (await readLockHolder())?.pid;
 }
 
 /** The child: a real-node cluster with one running pod; prints its dir and bridge, then waits to be killed. */
@@ -544,11 +544,8 @@ describe('real node after a SIGKILLed run', { skip: unsupported ? `skipped: ${un
     deadDir = dead.dir;
     // What ip_forward was before the dead run turned it on, as its lock record says: the value every later run must
     // leave behind (read here, not at the start, when another test file's real node may have had it on).
-    const record = JSON.parse(await readFile(REAL_NODE_LOCK, 'utf8').catch(() => '{}')) as {
-      pid?: number;
-      ipForwardBefore?: string;
-    };
-    const forwardBefore = record.pid === child.pid ? record.ipForwardBefore : undefined;
+    const record = await readLockHolder();
+    const forwardBefore = record?.pid === child.pid ? record?.ipForwardBefore : undefined;
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
 
